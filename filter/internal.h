@@ -1,0 +1,74 @@
+/*
+ * internal.h - helpers shared by every libweir module. Not installed.
+ *
+ * Internal names use the `wr_` prefix; they have hidden visibility in the shared library.
+ */
+#ifndef WEIR_INTERNAL_H
+#define WEIR_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/weir.h"
+
+#if defined(__GNUC__)
+#define WR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define WR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WR_PRINTF(a, b)
+#define WR_LIKELY(x) (x)
+#define WR_UNLIKELY(x) (x)
+#endif
+
+#define WR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Hard limits on untrusted input. */
+#define WR_MAX_TEXT ((size_t)64 * 1024 * 1024) /* one check */
+#define WR_MAX_POLICY_BYTES ((size_t)4 * 1024 * 1024)
+#define WR_MAX_YAML_DEPTH 32
+
+/*
+ * Fills err (may be NULL) and returns code. `source` may be NULL; line/col 0 = unknown.
+ */
+int wr_error_set(weir_error *err, int code, const char *source, int line, int col,
+                 const char *fmt, ...) WR_PRINTF(6, 7);
+
+/* Allocation wrappers: NULL on failure, never abort. */
+void *wr_malloc(size_t n);
+void *wr_calloc(size_t n, size_t size);
+void *wr_realloc(void *p, size_t n);
+char *wr_strdup(const char *s);
+char *wr_strndup(const char *s, size_t n);
+
+/* A growable byte buffer. Always NUL-terminated when len > 0 or after wr_buf_finish. */
+typedef struct wr_buf {
+    char *data;
+    size_t len, cap;
+    int oom; /* sticky: set once an append failed */
+} wr_buf;
+
+void wr_buf_init(wr_buf *b);
+int wr_buf_reserve(wr_buf *b, size_t extra);
+int wr_buf_append(wr_buf *b, const void *p, size_t n);
+int wr_buf_puts(wr_buf *b, const char *s);
+int wr_buf_printf(wr_buf *b, const char *fmt, ...) WR_PRINTF(2, 3);
+void wr_buf_free(wr_buf *b);
+
+/*
+ * Glob match: `*` matches any run of characters except `stop` (pass 0 for no stop),
+ * `?` one character except `stop`. Case-sensitive. Used for ARNs (stop ':') and model ids.
+ */
+int wr_glob_match(const char *pattern, const char *s, char stop);
+
+/* Hex-encodes n bytes into out (2n+1 bytes, NUL-terminated). */
+void wr_hex(char *out, const unsigned char *in, size_t n);
+
+/* Wipes memory that held secrets (not optimised away). */
+void wr_wipe(void *p, size_t n);
+
+/* Levenshtein distance, for "did you mean" suggestions. Bounded: returns > max early. */
+size_t wr_edit_distance(const char *a, const char *b, size_t max);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * scan.h - normalization, builtin detectors and the scanner. Internal.
+ *
+ * Pipeline for one check:
+ *   original bytes --wr_normalize--> normalized UTF-8 + offset map
+ *   normalized text --wr_scan--> matches (normalized offsets) per detector
+ *   matches --wr_norm_span--> spans in the original bytes (redaction edits those)
+ */
+#ifndef WEIR_SCAN_H
+#define WEIR_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "internal.h"
+
+/* ----------------------------------------------------------------- normalization */
+
+enum {
+    WR_NORM_NFKC = 1u << 0,        /* Unicode NFKC (full-width digits/letters, ligatures, ...) */
+    WR_NORM_INVISIBLE = 1u << 1,   /* drop zero-width, bidi controls, soft hyphen, ... */
+    WR_NORM_CONFUSABLES = 1u << 2, /* fold common look-alikes (Cyrillic/Greek) to ASCII */
+};
+#define WR_NORM_DEFAULT (WR_NORM_NFKC | WR_NORM_INVISIBLE | WR_NORM_CONFUSABLES)
+
+/*
+ * Normalized text and the map back to the original bytes.
+ *   text[0..len)  valid UTF-8, NUL-terminated. Invalid input sequences become U+FFFD.
+ *   map[0..len]   map[i] = offset in the original of the first byte of the source
+ *                 character that produced normalized byte i; map[len] = original length.
+ *                 Non-decreasing.
+ * When `identity` is 1 the input was left as is (e.g. pure ASCII): text points at the
+ * caller's input (not NUL-terminated!), map is NULL and offsets are the same.
+ */
+typedef struct wr_norm {
+    const char *text;
+    size_t len;
+    uint32_t *map;
+    int identity;
+    char *owned; /* the allocation behind text when !identity */
+} wr_norm;
+
+/*
+ * Normalizes in[0..len) per flags. Returns 0 or WEIR_ENOMEM / WEIR_ELIMIT (len >= 4 GiB).
+ * Never fails on bad UTF-8. On failure *out is left freeable.
+ */
+int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags);
+void wr_norm_free(wr_norm *n);
+
+/* Maps normalized span [ns, ne) to the smallest original span that produced it. */
+void wr_norm_span(const wr_norm *n, size_t ns, size_t ne, size_t *os, size_t *oe);
+
+/* ----------------------------------------------------------------- detectors */
+
+/*
+ * Prefilter triggers: every match of a detector contains at least one trigger of its
+ * set, and no match is longer than max_len bytes. The scanner finds triggers at
+ * memchr-like speed and runs the detector's regex only in windows around them.
+ */
+enum {
+    WR_TRIG_DIGIT = 1u << 0,  /* an ASCII digit 0-9 */
+    WR_TRIG_AT = 1u << 1,     /* '@' */
+    WR_TRIG_COLON = 1u << 2,  /* ':' */
+    WR_TRIG_WWW = 1u << 3,    /* "www." (any case) */
+    WR_TRIG_TOKEN = 1u << 4,  /* a run of >= 16 bytes of [A-Za-z0-9_+/=-] */
+    WR_TRIG_DASHES = 1u << 5, /* "-----" */
+    WR_TRIG_ALWAYS = 1u << 31 /* no prefilter: scan the whole text */
+};
+
+/*
+ * Validator: 1 keeps the match subject[start..end), 0 drops it. Gets the whole (normalized)
+ * subject so it can look at context around the match (e.g. "born on" before a date).
+ * Must be pure and thread-safe.
+ */
+typedef int (*wr_validate_fn)(const char *subject, size_t subject_len, size_t start, size_t end);
+
+typedef struct wr_detector_def {
+    const char *name;        /* policy name: "email", "credit_card", ... */
+    const char *entity;      /* Bedrock Guardrails entity type: "EMAIL", ... */
+    const char *label;       /* redaction label, e.g. "EMAIL" -> "[EMAIL]" */
+    const char *pattern;     /* PCRE2 pattern (compiled with PCRE2_UTF | PCRE2_UCP? no: see options) */
+    uint32_t options;        /* PCRE2 compile options added to the scanner's defaults */
+    uint32_t triggers;       /* WR_TRIG_* */
+    uint32_t max_len;        /* longest possible match in bytes */
+    wr_validate_fn validate; /* NULL: the regex alone decides */
+    const char *aliases;     /* space-separated other names (Presidio, Bedrock), or NULL */
+    const char *description; /* one line for docs and `weir policy detectors` */
+} wr_detector_def;
+
+extern const wr_detector_def wr_builtin_detectors[];
+extern const size_t wr_builtin_detector_count;
+
+/* Finds a builtin by name or alias (case-insensitive). NULL if none. */
+const wr_detector_def *wr_builtin_find(const char *name);
+
+/* ----------------------------------------------------------------- compiled detectors */
+
+/* A detector ready to run: builtin or custom regex, compiled once per policy. */
+typedef struct wr_detector {
+    const wr_detector_def *def; /* builtin, or NULL for a custom regex */
+    char *name;                 /* "email" or "regex" or the plugin name */
+    char *entity;               /* "EMAIL", or "CUSTOM" */
+    char *label;                /* redaction label */
+    pcre2_code *code;           /* JIT-compiled when the platform allows */
+    uint32_t triggers;
+    uint32_t max_len;
+    wr_validate_fn validate;
+    /* For custom regexes: a byte every match must contain (PCRE2's last literal),
+     * used as a memchr prefilter; -1 when none. */
+    int required_byte;
+    int required_caseless;
+} wr_detector;
+
+/*
+ * Compiles `pattern` with the scanner's options (+extra). On error returns WEIR_EPOLICY
+ * and writes PCRE2's message and the offset of the error in the pattern to *msg / *erroffset.
+ */
+int wr_detector_compile(wr_detector *d, const char *pattern, uint32_t extra_options,
+                        char *msg, size_t msg_size, size_t *erroffset);
+int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *msg,
+                             size_t msg_size);
+void wr_detector_release(wr_detector *d);
+
+/* One match in normalized offsets. */
+typedef struct wr_match {
+    size_t start, end;
+    uint32_t detector; /* index into the policy's detector array */
+} wr_match;
+
+typedef struct wr_match_list {
+    wr_match *v;
+    size_t n, cap;
+} wr_match_list;
+
+/* Limits on each regex match (PCRE2 match and depth limits). */
+typedef struct wr_scan_limits {
+    uint32_t match_limit;
+    uint32_t depth_limit;
+} wr_scan_limits;
+
+/*
+ * Runs detectors[i] for every i with want[i] != 0 over text[0..len) and appends their
+ * validated matches to out (unsorted across detectors, sorted within one).
+ * Returns 0, WEIR_ENOMEM, or WEIR_ELIMIT when a regex hit its match/depth limit (then
+ * *failed_detector is its index; matches found so far stay in out).
+ */
+int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned char *want,
+            size_t ndetectors, const char *text, size_t len, const wr_scan_limits *limits,
+            size_t *failed_detector);
+
+void wr_match_list_free(wr_match_list *l);
+
+/*
+ * Convenience for tests and tools: runs one builtin detector over text and returns its
+ * matches (new array, caller frees with free()). Returns count, or -1 on error.
+ */
+long wr_detect_builtin(const char *name, const char *text, size_t len, wr_match **out);
+
+#endif
