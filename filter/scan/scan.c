@@ -1,0 +1,581 @@
+/*
+ * scan.c - runs compiled detectors over normalized text.
+ *
+ * Speed comes from the prefilter: one pass over the text (16 bytes at a time with SSE2)
+ * finds the trigger bytes the wanted detectors declare (digits, '@', ':', "www.",
+ * "-----", long token runs). Clean prose has few of them, so most of it is skipped at
+ * memory speed; each detector's regex then runs only in windows of max_len bytes around
+ * its triggers. Every match of a detector contains one of its triggers and is at most
+ * max_len long, so the windows find exactly what a scan of the whole text would.
+ *
+ * PCRE2 resources (match data, match context with limits, JIT stack) are per thread.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "scan/scan.h"
+
+#define WR_COMPILE_OPTIONS (PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C)
+#define WR_TOKEN_RUN 16
+#define WR_LOOKAHEAD_SLACK 64
+
+/* ----------------------------------------------------------------- per-thread PCRE2 */
+
+typedef struct wr_tls {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;
+} wr_tls;
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_key_ok;
+
+static void tls_free(void *p)
+{
+    wr_tls *t = p;
+    if (!t)
+        return;
+    pcre2_match_data_free(t->md);
+    pcre2_match_context_free(t->mctx);
+    pcre2_jit_stack_free(t->jit);
+    free(t);
+}
+
+static void tls_init(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_free) == 0;
+}
+
+static wr_tls *tls_get(void)
+{
+    pthread_once(&tls_once, tls_init);
+    if (!tls_key_ok)
+        return NULL;
+    wr_tls *t = pthread_getspecific(tls_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->md = pcre2_match_data_create(16, NULL);
+    t->mctx = pcre2_match_context_create(NULL);
+    t->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
+    if (!t->md || !t->mctx || !t->jit || pthread_setspecific(tls_key, t) != 0) {
+        tls_free(t);
+        return NULL;
+    }
+    pcre2_jit_stack_assign(t->mctx, NULL, t->jit);
+    return t;
+}
+
+/* ----------------------------------------------------------------- compilation */
+
+static int compile_pattern(pcre2_code **out, const char *pattern, uint32_t options, char *msg,
+                           size_t msg_size, size_t *erroffset)
+{
+    int errcode = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                     WR_COMPILE_OPTIONS | options, &errcode, &off, NULL);
+    if (!code) {
+        if (msg && msg_size) {
+            PCRE2_UCHAR buf[256];
+            if (pcre2_get_error_message(errcode, buf, sizeof buf) < 0)
+                strcpy((char *)buf, "unknown PCRE2 error");
+            snprintf(msg, msg_size, "%s", (const char *)buf);
+        }
+        if (erroffset)
+            *erroffset = off;
+        return WEIR_EPOLICY;
+    }
+    /* JIT is an optimisation: where the platform refuses it, the interpreter runs. */
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    *out = code;
+    return 0;
+}
+
+/* A byte every match must contain, from PCRE2's first/last code unit analysis. */
+static void find_required_byte(wr_detector *d)
+{
+    uint32_t type = 0, unit = 0, caseless = 0;
+    d->required_byte = -1;
+    if (pcre2_pattern_info(d->code, PCRE2_INFO_LASTCODETYPE, &type) == 0 && type == 1 &&
+        pcre2_pattern_info(d->code, PCRE2_INFO_LASTCODEUNIT, &unit) == 0 && unit < 256) {
+        d->required_byte = (int)unit;
+    } else if (pcre2_pattern_info(d->code, PCRE2_INFO_FIRSTCODETYPE, &type) == 0 && type == 1 &&
+               pcre2_pattern_info(d->code, PCRE2_INFO_FIRSTCODEUNIT, &unit) == 0 && unit < 256) {
+        d->required_byte = (int)unit;
+    }
+    uint32_t opts = 0;
+    pcre2_pattern_info(d->code, PCRE2_INFO_ALLOPTIONS, &opts);
+    caseless = (opts & PCRE2_CASELESS) != 0;
+    d->required_caseless = (int)caseless;
+}
+
+int wr_detector_compile(wr_detector *d, const char *pattern, uint32_t extra_options, char *msg,
+                        size_t msg_size, size_t *erroffset)
+{
+    memset(d, 0, sizeof *d);
+    int rc = compile_pattern(&d->code, pattern, extra_options, msg, msg_size, erroffset);
+    if (rc)
+        return rc;
+    d->triggers = WR_TRIG_ALWAYS;
+    d->max_len = 0;
+    find_required_byte(d);
+    return 0;
+}
+
+int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *msg,
+                             size_t msg_size)
+{
+    memset(d, 0, sizeof *d);
+    size_t off = 0;
+    int rc = compile_pattern(&d->code, def->pattern, def->options, msg, msg_size, &off);
+    if (rc)
+        return WEIR_EINTERNAL; /* a builtin that does not compile is a bug in weir */
+    d->def = def;
+    d->name = wr_strdup(def->name);
+    d->entity = wr_strdup(def->entity);
+    d->label = wr_strdup(def->label);
+    if (!d->name || !d->entity || !d->label) {
+        wr_detector_release(d);
+        return WEIR_ENOMEM;
+    }
+    d->triggers = def->triggers;
+    d->max_len = def->max_len;
+    d->validate = def->validate;
+    d->required_byte = -1;
+    return 0;
+}
+
+void wr_detector_release(wr_detector *d)
+{
+    if (!d)
+        return;
+    pcre2_code_free(d->code);
+    free(d->name);
+    free(d->entity);
+    free(d->label);
+    memset(d, 0, sizeof *d);
+}
+
+void wr_match_list_free(wr_match_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int match_push(wr_match_list *l, size_t s, size_t e, uint32_t det)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        wr_match *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return WEIR_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (wr_match){s, e, det};
+    return 0;
+}
+
+/* ----------------------------------------------------------------- prefilter */
+
+typedef struct wr_hit {
+    size_t start, end;
+    uint32_t cls;
+} wr_hit;
+
+typedef struct wr_hits {
+    wr_hit *v;
+    size_t n, cap;
+    int oom;
+    /* open runs of digits and token bytes */
+    size_t digit_start, digit_end;
+    int digit_open;
+} wr_hits;
+
+static void hit_push(wr_hits *h, size_t s, size_t e, uint32_t cls)
+{
+    if (h->n && h->v[h->n - 1].cls == cls && h->v[h->n - 1].end + 1 >= s) {
+        h->v[h->n - 1].end = e; /* extend: adjacent hits of one class make one window */
+        return;
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        wr_hit *v = realloc(h->v, cap * sizeof *v);
+        if (!v) {
+            h->oom = 1;
+            return;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = (wr_hit){s, e, cls};
+}
+
+static int ieq_www(const unsigned char *p)
+{
+    return (p[0] | 0x20) == 'w' && (p[1] | 0x20) == 'w' && (p[2] | 0x20) == 'w' && p[3] == '.';
+}
+
+/* Per-64-byte-block bit masks: bit i describes byte base+i. */
+typedef struct wr_masks {
+    uint64_t digit, at, colon, w, dash, tok;
+} wr_masks;
+
+static inline int is_tok_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_' ||
+           c == '+' || c == '/' || c == '=' || c == '-';
+}
+
+static void masks_scalar(const unsigned char *p, size_t n, wr_masks *m)
+{
+    memset(m, 0, sizeof *m);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        uint64_t b = 1ull << i;
+        if (c >= '0' && c <= '9')
+            m->digit |= b;
+        else if (c == '@')
+            m->at |= b;
+        else if (c == ':')
+            m->colon |= b;
+        else if ((c | 0x20) == 'w')
+            m->w |= b;
+        else if (c == '-')
+            m->dash |= b;
+        if (is_tok_byte(c))
+            m->tok |= b;
+    }
+}
+
+#if defined(__SSE2__)
+static inline void masks_sse2(const unsigned char *p, wr_masks *m)
+{
+    const __m128i c0m1 = _mm_set1_epi8('0' - 1), c9p1 = _mm_set1_epi8('9' + 1);
+    const __m128i cam1 = _mm_set1_epi8('a' - 1), czp1 = _mm_set1_epi8('z' + 1);
+    const __m128i c20 = _mm_set1_epi8(0x20), cat = _mm_set1_epi8('@');
+    const __m128i ccol = _mm_set1_epi8(':'), cw = _mm_set1_epi8('w');
+    const __m128i cdash = _mm_set1_epi8('-'), cus = _mm_set1_epi8('_');
+    const __m128i cplus = _mm_set1_epi8('+'), cslash = _mm_set1_epi8('/');
+    const __m128i ceq = _mm_set1_epi8('=');
+    memset(m, 0, sizeof *m);
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i lower = _mm_or_si128(x, c20);
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(x, c0m1), _mm_cmplt_epi8(x, c9p1));
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lower, cam1), _mm_cmplt_epi8(lower, czp1));
+        __m128i dash = _mm_cmpeq_epi8(x, cdash);
+        __m128i sym = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, cus), _mm_cmpeq_epi8(x, cplus)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, cslash), _mm_cmpeq_epi8(x, ceq)));
+        __m128i tok = _mm_or_si128(_mm_or_si128(dig, alpha), _mm_or_si128(dash, sym));
+        int sh = 16 * k;
+        m->digit |= (uint64_t)(unsigned)_mm_movemask_epi8(dig) << sh;
+        m->at |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, cat)) << sh;
+        m->colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, ccol)) << sh;
+        m->w |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(lower, cw)) << sh;
+        m->dash |= (uint64_t)(unsigned)_mm_movemask_epi8(dash) << sh;
+        m->tok |= (uint64_t)(unsigned)_mm_movemask_epi8(tok) << sh;
+    }
+}
+#endif
+
+static inline unsigned ctz64(uint64_t x)
+{
+    return (unsigned)__builtin_ctzll(x);
+}
+
+/*
+ * Finds the triggers in `want` (WR_TRIG_* bits) and records them as hits, in order.
+ * Digit runs become one hit; token runs of >= WR_TOKEN_RUN bytes become one hit spanning
+ * the run.
+ */
+static void find_triggers(wr_hits *h, const unsigned char *t, size_t len, uint32_t want)
+{
+    size_t tok_start = 0; /* start of the token run open at the block boundary */
+    int tok_open = 0;
+    for (size_t base = 0; base < len; base += 64) {
+        size_t n = len - base < 64 ? len - base : 64;
+        wr_masks m;
+#if defined(__SSE2__)
+        if (n == 64)
+            masks_sse2(t + base, &m);
+        else
+#endif
+            masks_scalar(t + base, n, &m);
+
+        uint64_t ev = 0;
+        if (want & WR_TRIG_DIGIT)
+            ev |= m.digit;
+        if (want & WR_TRIG_AT)
+            ev |= m.at;
+        if (want & WR_TRIG_COLON)
+            ev |= m.colon;
+        if (want & WR_TRIG_WWW)
+            ev |= m.w;
+        if (want & WR_TRIG_DASHES)
+            ev |= m.dash;
+        while (ev) {
+            unsigned i = ctz64(ev);
+            ev &= ev - 1;
+            size_t pos = base + i;
+            unsigned char c = t[pos];
+            if (c >= '0' && c <= '9') {
+                /* a digit run, to the end of this block (the next block's part merges) */
+                size_t e = pos + 1, lim = base + n;
+                while (e < lim && t[e] >= '0' && t[e] <= '9')
+                    e++;
+                hit_push(h, pos, e, WR_TRIG_DIGIT);
+                ev &= e - base >= 64 ? 0 : ~((1ull << (e - base)) - 1);
+            } else if (c == '@') {
+                hit_push(h, pos, pos + 1, WR_TRIG_AT);
+            } else if (c == ':') {
+                hit_push(h, pos, pos + 1, WR_TRIG_COLON);
+            } else if ((c | 0x20) == 'w') {
+                if (pos + 4 <= len && ieq_www(t + pos))
+                    hit_push(h, pos, pos + 4, WR_TRIG_WWW);
+            } else if (c == '-') {
+                if (pos + 5 <= len && memcmp(t + pos, "-----", 5) == 0) {
+                    hit_push(h, pos, pos + 5, WR_TRIG_DASHES);
+                    size_t e = pos + 5, lim = base + n;
+                    while (e < lim && t[e] == '-')
+                        e++;
+                    ev &= e - base >= 64 ? 0 : ~((1ull << (e - base)) - 1);
+                }
+            }
+        }
+
+        if (want & WR_TRIG_TOKEN) {
+            uint64_t tk = m.tok;
+            if (n < 64)
+                tk &= (1ull << n) - 1;
+            unsigned i = 0;
+            if (tok_open) {
+                /* the run open at the block boundary: where does it end? */
+                unsigned lead = ~tk ? ctz64(~tk) : 64;
+                if (lead == 64)
+                    continue; /* still open */
+                if (base + lead - tok_start >= WR_TOKEN_RUN)
+                    hit_push(h, tok_start, base + lead, WR_TRIG_TOKEN);
+                tok_open = 0;
+                i = lead;
+            }
+            uint64_t rest = i < 64 ? tk & (~0ull << i) : 0;
+            /* any run of >= 16 inside the block? (bit j: bytes j..j+15 all token bytes) */
+            uint64_t r = rest;
+            r &= r >> 1;
+            r &= r >> 2;
+            r &= r >> 4;
+            r &= r >> 8;
+            if (r) {
+                while (i < n) {
+                    uint64_t sh = tk >> i;
+                    if (!sh)
+                        break;
+                    i += ctz64(sh);
+                    uint64_t inv = ~(tk >> i);
+                    unsigned ones = inv ? ctz64(inv) : 64;
+                    if (i + ones >= 64) {
+                        tok_start = base + i; /* reaches the block end: stays open */
+                        tok_open = 1;
+                        break;
+                    }
+                    if (ones >= WR_TOKEN_RUN)
+                        hit_push(h, base + i, base + i + ones, WR_TRIG_TOKEN);
+                    i += ones;
+                }
+            } else if (n == 64 && (rest >> 63)) {
+                unsigned trail = (unsigned)__builtin_clzll(~rest);
+                tok_start = base + 64 - trail;
+                tok_open = 1;
+            }
+        }
+    }
+    if ((want & WR_TRIG_TOKEN) && tok_open && len - tok_start >= WR_TOKEN_RUN)
+        hit_push(h, tok_start, len, WR_TRIG_TOKEN);
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const wr_hit *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* ----------------------------------------------------------------- matching */
+
+/* Runs d over text[from..) with subject length limit `upto`, appending validated matches
+ * that start at or before `last_start`. Continues at *resume. */
+static int run_window(wr_match_list *out, const wr_detector *d, uint32_t idx, const char *text,
+                      size_t len, size_t from, size_t last_start, size_t upto, wr_tls *tls,
+                      size_t *resume)
+{
+    size_t off = from;
+    if (upto > len)
+        upto = len;
+    while (off <= last_start && off < upto) {
+        int rc = pcre2_match(d->code, (PCRE2_SPTR)text, upto, off, PCRE2_NO_UTF_CHECK, tls->md,
+                             tls->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0) {
+            if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+                rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+                return WEIR_ELIMIT;
+            if (rc == PCRE2_ERROR_NOMEMORY)
+                return WEIR_ENOMEM;
+            return WEIR_ELIMIT; /* any other matching failure: undecided, never "no match" */
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls->md);
+        size_t s = ov[0], e = ov[1];
+        if (s > last_start)
+            break;
+        if (e == s) {
+            /* empty match: step over one UTF-8 character */
+            off = s + 1;
+            while (off < len && ((unsigned char)text[off] & 0xC0) == 0x80)
+                off++;
+            continue;
+        }
+        if (!d->validate || d->validate(text, len, s, e)) {
+            if (match_push(out, s, e, idx))
+                return WEIR_ENOMEM;
+        }
+        off = e;
+    }
+    *resume = off;
+    return 0;
+}
+
+static int has_byte(const char *text, size_t len, int byte, int caseless)
+{
+    if (memchr(text, byte, len))
+        return 1;
+    if (caseless && byte < 128) {
+        int other = (byte >= 'a' && byte <= 'z') ? byte - 32
+                    : (byte >= 'A' && byte <= 'Z') ? byte + 32
+                                                  : -1;
+        if (other >= 0 && memchr(text, other, len))
+            return 1;
+    }
+    return 0;
+}
+
+int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned char *want,
+            size_t ndetectors, const char *text, size_t len, const wr_scan_limits *limits,
+            size_t *failed_detector)
+{
+    wr_tls *tls = tls_get();
+    if (!tls)
+        return WEIR_ENOMEM;
+    pcre2_set_match_limit(tls->mctx, limits && limits->match_limit ? limits->match_limit
+                                                                   : 1000000);
+    pcre2_set_depth_limit(tls->mctx, limits && limits->depth_limit ? limits->depth_limit
+                                                                   : 10000);
+    pcre2_set_heap_limit(tls->mctx, 64 * 1024); /* KiB */
+
+    uint32_t trig = 0;
+    for (size_t i = 0; i < ndetectors; i++)
+        if (want[i] && !(detectors[i].triggers & WR_TRIG_ALWAYS))
+            trig |= detectors[i].triggers;
+
+    wr_hits hits = {0};
+    if (trig && len) {
+        find_triggers(&hits, (const unsigned char *)text, len, trig);
+        if (hits.oom) {
+            free(hits.v);
+            return WEIR_ENOMEM;
+        }
+        qsort(hits.v, hits.n, sizeof *hits.v, hit_cmp);
+    }
+
+    int rc = 0;
+    for (size_t i = 0; i < ndetectors && rc == 0; i++) {
+        const wr_detector *d = &detectors[i];
+        if (!want[i])
+            continue;
+        size_t resume = 0;
+        if (d->triggers & WR_TRIG_ALWAYS) {
+            if (d->required_byte >= 0 &&
+                !has_byte(text, len, d->required_byte, d->required_caseless))
+                continue;
+            rc = run_window(out, d, (uint32_t)i, text, len, 0, len, len, tls, &resume);
+        } else {
+            size_t k = 0;
+            while (k < hits.n && rc == 0) {
+                if (!(hits.v[k].cls & d->triggers)) {
+                    k++;
+                    continue;
+                }
+                size_t ws = hits.v[k].start > d->max_len ? hits.v[k].start - d->max_len : 0;
+                size_t we = hits.v[k].end + d->max_len;
+                /* merge the following hits whose windows overlap */
+                size_t j = k + 1;
+                for (; j < hits.n; j++) {
+                    if (!(hits.v[j].cls & d->triggers))
+                        continue;
+                    size_t s2 = hits.v[j].start > d->max_len ? hits.v[j].start - d->max_len : 0;
+                    if (s2 > we)
+                        break;
+                    if (hits.v[j].end + d->max_len > we)
+                        we = hits.v[j].end + d->max_len;
+                }
+                if (ws < resume)
+                    ws = resume;
+                if (we > len)
+                    we = len;
+                if (ws <= we)
+                    rc = run_window(out, d, (uint32_t)i, text, len, ws, we,
+                                    we + WR_LOOKAHEAD_SLACK, tls, &resume);
+                k = j;
+            }
+        }
+        if (rc && failed_detector)
+            *failed_detector = i;
+    }
+    free(hits.v);
+    return rc;
+}
+
+long wr_detect_builtin(const char *name, const char *text, size_t len, wr_match **out)
+{
+    *out = NULL;
+    const wr_detector_def *def = wr_builtin_find(name);
+    if (!def)
+        return -1;
+    wr_detector d;
+    char msg[256];
+    if (wr_detector_init_builtin(&d, def, msg, sizeof msg))
+        return -1;
+    wr_norm n;
+    if (wr_normalize(&n, text, len, WR_NORM_DEFAULT)) {
+        wr_detector_release(&d);
+        return -1;
+    }
+    wr_match_list l = {0};
+    unsigned char want = 1;
+    int rc = wr_scan(&l, &d, &want, 1, n.text, n.len, NULL, NULL);
+    if (rc == 0) {
+        for (size_t i = 0; i < l.n; i++) {
+            size_t os, oe;
+            wr_norm_span(&n, l.v[i].start, l.v[i].end, &os, &oe);
+            l.v[i].start = os;
+            l.v[i].end = oe;
+        }
+    }
+    wr_norm_free(&n);
+    wr_detector_release(&d);
+    if (rc) {
+        wr_match_list_free(&l);
+        return -1;
+    }
+    *out = l.v;
+    return (long)l.n;
+}
