@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,17 +185,18 @@ static void test_direction_and_conditions(void **state)
 static void test_regex_limit_fails_closed(void **state)
 {
     (void)state;
-    const char *evil = "weir: 1\nname: evil\non_error: %s\n"
-                       "limits: { regex_match_limit: 10000 }\nrules:\n"
-                       "  - id: catastrophic\n    detect: { regex: '^(a+)+$' }\n"
-                       "    action: redact\n";
+#define EVIL                                                                                 \
+    "weir: 1\nname: evil\non_error: %s\n"                                                    \
+    "limits: { regex_match_limit: 10000 }\nrules:\n"                                         \
+    "  - id: catastrophic\n    detect: { regex: '^(a+)+$' }\n"                               \
+    "    action: redact\n"
     char yaml[512];
     char text[64];
     memset(text, 'a', 40);
     text[40] = '!';
     text[41] = '\0';
 
-    snprintf(yaml, sizeof yaml, evil, "block");
+    snprintf(yaml, sizeof yaml, EVIL, "block");
     weir_policy *p = load(yaml);
     weir_result *r = check(p, NULL, text);
     assert_int_equal(weir_result_action(r), WEIR_BLOCK); /* never read as "no match" */
@@ -205,7 +207,7 @@ static void test_regex_limit_fails_closed(void **state)
     weir_result_free(r);
     weir_policy_unref(p);
 
-    snprintf(yaml, sizeof yaml, evil, "allow");
+    snprintf(yaml, sizeof yaml, EVIL, "allow");
     p = load(yaml);
     r = check(p, NULL, text);
     assert_int_equal(weir_result_action(r), WEIR_LOG); /* fail open, but recorded */

@@ -1,0 +1,290 @@
+/*
+ * ytree.c - YAML text to a wr_ynode tree, refusing what a policy must not contain.
+ *
+ * libyaml's event API is used rather than its document API so that anchors and aliases
+ * are refused before anything is expanded (no "billion laughs"), nesting is bounded while
+ * reading (the document loader has no depth limit), and every node keeps its position.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "policy/ytree.h"
+
+/* No sensible policy comes near this; it bounds memory on hostile input. */
+#define WR_MAX_YAML_NODES 200000
+
+int wr_ynode_is_null(const wr_ynode *n)
+{
+    if (!n || n->kind != WR_Y_SCALAR || !n->plain)
+        return 0;
+    return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
+           strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+}
+
+void wr_ynode_free(wr_ynode *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n; i++)
+        wr_ynode_free(n->kids[i]);
+    free(n->kids);
+    free(n->str);
+    free(n);
+}
+
+static wr_ynode *node_new(wr_ykind kind, yaml_mark_t mark)
+{
+    wr_ynode *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->line = (int)mark.line + 1;
+    n->col = (int)mark.column + 1;
+    return n;
+}
+
+static int node_push(wr_ynode *parent, wr_ynode *kid)
+{
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 8;
+        wr_ynode **v = realloc(parent->kids, cap * sizeof *v);
+        if (!v)
+            return WEIR_ENOMEM;
+        parent->kids = v;
+        parent->cap = cap;
+    }
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+/* Line and column (1-based, in characters) of byte offset off, for libyaml reader errors. */
+static void offset_position(const char *s, size_t len, size_t off, int *line, int *col)
+{
+    int l = 1, c = 1;
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n' || (ch == '\r' && !(i + 1 < len && s[i + 1] == '\n'))) {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80 && ch != '\r') {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+/* The byte at 1-based line:col (columns in characters), or -1. */
+static int char_at(const char *s, size_t len, int line, int col)
+{
+    size_t i = 0;
+    for (int l = 1; l < line; l++) {
+        const char *nl = memchr(s + i, '\n', len - i);
+        if (!nl)
+            return -1;
+        i = (size_t)(nl - s) + 1;
+    }
+    for (int c = 1; c < col && i < len; c++) {
+        i++;
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i < len ? (unsigned char)s[i] : -1;
+}
+
+static int parser_error(const yaml_parser_t *ps, const char *yaml, size_t len,
+                        const char *source, weir_error *err)
+{
+    int line = 0, col = 0;
+    const char *problem = ps->problem ? ps->problem : "unknown error";
+
+    if (ps->error == YAML_MEMORY_ERROR)
+        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the policy");
+    if (ps->error == YAML_READER_ERROR) {
+        offset_position(yaml, len, ps->problem_offset, &line, &col);
+        if (ps->problem_value != -1)
+            return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                                "malformed YAML: %s (byte 0x%02x); a policy is UTF-8 text",
+                                problem, (unsigned)ps->problem_value & 0xffu);
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col, "malformed YAML: %s", problem);
+    }
+
+    line = (int)ps->problem_mark.line + 1;
+    col = (int)ps->problem_mark.column + 1;
+    if (char_at(yaml, len, line, col) == '\t')
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                            "malformed YAML: a tab character here; YAML indentation must use "
+                            "spaces, not tabs");
+    if (ps->context) {
+        int cl = (int)ps->context_mark.line + 1, cc = (int)ps->context_mark.column + 1;
+        if (strstr(ps->context, "quoted scalar") && strstr(problem, "end of stream"))
+            return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                                "malformed YAML: the quoted string that starts at line %d, "
+                                "column %d is never closed",
+                                cl, cc);
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                            "malformed YAML: %s %s (line %d, column %d)", problem, ps->context,
+                            cl, cc);
+    }
+    if (strstr(problem, "mapping values are not allowed"))
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                            "malformed YAML: %s; check the indentation of this line and the "
+                            "ones above it",
+                            problem);
+    return wr_error_set(err, WEIR_EPOLICY, source, line, col, "malformed YAML: %s", problem);
+}
+
+/* Anchors, aliases and tags are refused: a policy is plain data. */
+static int check_props(const yaml_event_t *ev, const yaml_char_t *anchor, const yaml_char_t *tag,
+                       const char *source, weir_error *err)
+{
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    if (anchor)
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                            "YAML anchors (&%.40s) are not allowed in a policy; write the value "
+                            "out in full",
+                            (const char *)anchor);
+    if (tag)
+        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                            "YAML tags (%.60s) are not allowed in a policy; remove the tag",
+                            (const char *)tag);
+    return 0;
+}
+
+int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *source,
+                   weir_error *err)
+{
+    yaml_parser_t ps;
+    yaml_event_t ev;
+    int ev_live = 0, rc = 0, docs = 0, done = 0;
+    size_t depth = 0, nodes = 0;
+    wr_ynode *stack[WR_MAX_YAML_DEPTH + 1];
+    wr_ynode *top = NULL;
+
+    *root = NULL;
+    if (!yaml_parser_initialize(&ps))
+        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the policy");
+    yaml_parser_set_input_string(&ps, (const unsigned char *)yaml, len);
+
+    while (!done) {
+        if (!yaml_parser_parse(&ps, &ev)) {
+            rc = parser_error(&ps, yaml, len, source, err);
+            goto out;
+        }
+        ev_live = 1;
+        int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        wr_ynode *node = NULL;
+
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (docs++) {
+                rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                                  "a second YAML document starts here; a policy file holds "
+                                  "exactly one document");
+                goto out;
+            }
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                              "YAML aliases (*%.40s) are not allowed in a policy; write the "
+                              "value out in full",
+                              (const char *)ev.data.alias.anchor);
+            goto out;
+        case YAML_SCALAR_EVENT:
+            if ((rc = check_props(&ev, ev.data.scalar.anchor, ev.data.scalar.tag, source, err)))
+                goto out;
+            if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
+                rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                                  "a value contains a NUL character, which a policy never needs");
+                goto out;
+            }
+            node = node_new(WR_Y_SCALAR, ev.start_mark);
+            if (!node || !(node->str = wr_strndup((const char *)ev.data.scalar.value,
+                                                  ev.data.scalar.length))) {
+                wr_ynode_free(node);
+                rc = wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory");
+                goto out;
+            }
+            node->len = ev.data.scalar.length;
+            node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            if ((rc = check_props(&ev, ev.data.sequence_start.anchor, ev.data.sequence_start.tag,
+                                  source, err)))
+                goto out;
+            node = node_new(WR_Y_SEQ, ev.start_mark);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            if ((rc = check_props(&ev, ev.data.mapping_start.anchor, ev.data.mapping_start.tag,
+                                  source, err)))
+                goto out;
+            node = node_new(WR_Y_MAP, ev.start_mark);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (depth)
+                depth--;
+            break;
+        default:
+            break;
+        }
+
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (!node) {
+                rc = wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory");
+                goto out;
+            }
+            if (depth >= WR_MAX_YAML_DEPTH) {
+                wr_ynode_free(node);
+                rc = wr_error_set(err, WEIR_ELIMIT, source, line, col,
+                                  "the policy nests deeper than %d levels", WR_MAX_YAML_DEPTH);
+                goto out;
+            }
+        }
+        if (node) {
+            if (++nodes > WR_MAX_YAML_NODES) {
+                wr_ynode_free(node);
+                rc = wr_error_set(err, WEIR_ELIMIT, source, line, col,
+                                  "the policy has more than %d YAML values", WR_MAX_YAML_NODES);
+                goto out;
+            }
+            if (depth == 0) {
+                top = node;
+            } else {
+                wr_ynode *parent = stack[depth - 1];
+                if (parent->kind == WR_Y_MAP && parent->n % 2 == 0 && node->kind != WR_Y_SCALAR) {
+                    const char *what = node->kind == WR_Y_MAP ? "mapping" : "list";
+                    wr_ynode_free(node);
+                    rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                                      "a mapping key must be a plain name, not a %s", what);
+                    goto out;
+                }
+                if (node_push(parent, node)) {
+                    wr_ynode_free(node);
+                    rc = wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory");
+                    goto out;
+                }
+            }
+            if (node->kind != WR_Y_SCALAR)
+                stack[depth++] = node;
+        }
+        yaml_event_delete(&ev);
+        ev_live = 0;
+    }
+    *root = top;
+    top = NULL;
+
+out:
+    if (ev_live)
+        yaml_event_delete(&ev);
+    wr_ynode_free(top);
+    yaml_parser_delete(&ps);
+    return rc;
+}

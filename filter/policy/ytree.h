@@ -1,0 +1,41 @@
+/*
+ * ytree.h - a small YAML tree for the policy loader. Internal to filter/policy/.
+ *
+ * ytree.c reads YAML through libyaml's event API and keeps only what a policy may use:
+ * scalars, lists and mappings with string keys, each with its 1-based line and column.
+ * Anything a policy has no use for and an attacker could (anchors and aliases, tags,
+ * several documents, deep nesting, NUL bytes in values) is refused while parsing.
+ */
+#ifndef WEIR_POLICY_YTREE_H
+#define WEIR_POLICY_YTREE_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+typedef enum wr_ykind { WR_Y_SCALAR, WR_Y_SEQ, WR_Y_MAP } wr_ykind;
+
+typedef struct wr_ynode {
+    wr_ykind kind;
+    int line, col;          /* 1-based position of the node's first character */
+    int plain;              /* scalar written without quotes (may be null, a number...) */
+    char *str;              /* scalar: NUL-terminated text (never contains NUL) */
+    size_t len;             /* scalar: strlen(str) */
+    struct wr_ynode **kids; /* list: items; mapping: key0, value0, key1, value1, ... */
+    size_t n, cap;          /* number of kids (twice the number of pairs for a mapping) */
+} wr_ynode;
+
+/*
+ * Parses yaml[0..len). On success *root is the document's root node (new, free with
+ * wr_ynode_free), or NULL when the stream holds no document. On failure returns
+ * WEIR_EPOLICY, WEIR_ELIMIT or WEIR_ENOMEM with err filled (source:line:col).
+ */
+int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *source,
+                   weir_error *err);
+
+void wr_ynode_free(wr_ynode *n);
+
+/* 1 when n is a plain scalar YAML reads as null: empty, "~", "null", "Null", "NULL". */
+int wr_ynode_is_null(const wr_ynode *n);
+
+#endif
