@@ -1,0 +1,8 @@
+# CLI behaviour tests: real `weir` process, real files (tests/cli/cli_test.sh CASE).
+# Included by tests/CMakeLists.txt.
+set(WEIR_CLI_TEST_CASES help exit-codes stdin json jsonl jsonl-limits lint policy-test
+  policy-test-errors detectors)
+foreach(case ${WEIR_CLI_TEST_CASES})
+  add_test(NAME cli/${case}
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:weir_cli> ${CMAKE_SOURCE_DIR} ${case})
+endforeach()
