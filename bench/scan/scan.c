@@ -5,7 +5,7 @@
  *   (b) PII-dense text (an email, phone, card, IBAN, key or SSN every ~100 bytes)
  * at 4 KiB and 64 KiB, plus the cost of one check of a 200-byte prompt, and peak RSS.
  *
- * Usage: bench-scan [seconds-per-case]   (default 1.0)
+ * Usage: bench_scan [seconds-per-case [case-name-substring]]   (default 1.0, all cases)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +73,12 @@ static void dense(char *out, size_t n, unsigned seed)
     }
 }
 
+static const char *only; /* argv[2]: run only the cases whose name contains it */
+
 static void run(const weir_policy *p, const char *name, const char *text, size_t len, double secs)
 {
+    if (only && !strstr(name, only))
+        return;
     weir_context ctx = WEIR_CONTEXT_INIT;
     size_t iters = 0;
     double t0 = now(), t1;
@@ -100,6 +104,7 @@ static void run(const weir_policy *p, const char *name, const char *text, size_t
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
+    only = argc > 2 ? argv[2] : NULL;
     weir_policy *p = NULL;
     weir_error err;
     if (weir_policy_load_default(&p, &err) != 0) {

@@ -277,7 +277,8 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
         }
     }
 
-    qsort(r->f, r->nf, sizeof *r->f, finding_cmp);
+    if (r->nf > 1)
+        qsort(r->f, r->nf, sizeof *r->f, finding_cmp);
     decide(r, p);
     decided = 1;
     if (r->action == WEIR_REDACT && ncuts)
@@ -286,7 +287,8 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
 done:
     if (!rc) {
         if (!decided) {
-            qsort(r->f, r->nf, sizeof *r->f, finding_cmp);
+            if (r->nf > 1)
+                qsort(r->f, r->nf, sizeof *r->f, finding_cmp);
             decide(r, p);
         }
         rc = make_message(r, p);

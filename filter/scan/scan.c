@@ -149,6 +149,10 @@ int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *m
     }
     d->triggers = def->triggers;
     d->max_len = def->max_len;
+    d->max_lead = def->max_lead ? def->max_lead - 1 : def->max_len;
+    if (d->max_lead > d->max_len)
+        d->max_lead = d->max_len;
+    d->min_digits = (def->triggers & ~WR_TRIG_DIGIT) ? 0 : def->min_digits;
     d->validate = def->validate;
     d->required_byte = -1;
     return 0;
@@ -190,6 +194,7 @@ static int match_push(wr_match_list *l, size_t s, size_t e, uint32_t det)
 typedef struct wr_hit {
     size_t start, end;
     uint32_t cls;
+    uint32_t digits; /* ASCII digits in the hit (DIGIT hits) */
 } wr_hit;
 
 typedef struct wr_hits {
@@ -203,8 +208,10 @@ typedef struct wr_hits {
 
 static void hit_push(wr_hits *h, size_t s, size_t e, uint32_t cls)
 {
+    uint32_t digits = cls == WR_TRIG_DIGIT ? (uint32_t)(e - s) : 0;
     if (h->n && h->v[h->n - 1].cls == cls && h->v[h->n - 1].end + 1 >= s) {
         h->v[h->n - 1].end = e; /* extend: adjacent hits of one class make one window */
+        h->v[h->n - 1].digits += digits;
         return;
     }
     if (h->n == h->cap) {
@@ -217,7 +224,7 @@ static void hit_push(wr_hits *h, size_t s, size_t e, uint32_t cls)
         h->v = v;
         h->cap = cap;
     }
-    h->v[h->n++] = (wr_hit){s, e, cls};
+    h->v[h->n++] = (wr_hit){s, e, cls, digits};
 }
 
 static int ieq_www(const unsigned char *p)
@@ -493,7 +500,8 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
             free(hits.v);
             return WEIR_ENOMEM;
         }
-        qsort(hits.v, hits.n, sizeof *hits.v, hit_cmp);
+        if (hits.n > 1)
+            qsort(hits.v, hits.n, sizeof *hits.v, hit_cmp);
     }
 
     int rc = 0;
@@ -514,24 +522,29 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                     k++;
                     continue;
                 }
-                size_t ws = hits.v[k].start > d->max_len ? hits.v[k].start - d->max_len : 0;
+                /* a match starts at most max_lead before its first trigger and ends at
+                 * most max_len after it */
+                size_t ws = hits.v[k].start > d->max_lead ? hits.v[k].start - d->max_lead : 0;
                 size_t we = hits.v[k].end + d->max_len;
+                size_t digits = hits.v[k].digits;
                 /* merge the following hits whose windows overlap */
                 size_t j = k + 1;
                 for (; j < hits.n; j++) {
                     if (!(hits.v[j].cls & d->triggers))
                         continue;
-                    size_t s2 = hits.v[j].start > d->max_len ? hits.v[j].start - d->max_len : 0;
+                    size_t s2 = hits.v[j].start > d->max_lead ? hits.v[j].start - d->max_lead : 0;
                     if (s2 > we)
                         break;
                     if (hits.v[j].end + d->max_len > we)
                         we = hits.v[j].end + d->max_len;
+                    digits += hits.v[j].digits;
                 }
                 if (ws < resume)
                     ws = resume;
                 if (we > len)
                     we = len;
-                if (ws <= we)
+                /* every match holds min_digits digits, all of them in this window's hits */
+                if (ws <= we && digits >= d->min_digits)
                     rc = run_window(out, d, (uint32_t)i, text, len, ws, we,
                                     we + WR_LOOKAHEAD_SLACK, tls, &resume);
                 k = j;

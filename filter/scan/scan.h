@@ -70,6 +70,8 @@ enum {
     WR_TRIG_ALWAYS = 1u << 31 /* no prefilter: scan the whole text */
 };
 
+#define WR_LEAD(n) ((n) + 1u)
+
 /*
  * Validator: 1 keeps the match subject[start..end), 0 drops it. Gets the whole (normalized)
  * subject so it can look at context around the match (e.g. "born on" before a date).
@@ -85,6 +87,11 @@ typedef struct wr_detector_def {
     uint32_t options;        /* PCRE2 compile options added to the scanner's defaults */
     uint32_t triggers;       /* WR_TRIG_* */
     uint32_t max_len;        /* longest possible match in bytes */
+    uint32_t max_lead;       /* WR_LEAD(n): a match starts at most n bytes before its first
+                              * trigger byte (the regex search starts there); 0: not declared,
+                              * max_len is assumed */
+    uint32_t min_digits;     /* every match holds at least this many ASCII digits (DIGIT
+                              * triggers only; windows with fewer are skipped); 0: no bound */
     wr_validate_fn validate; /* NULL: the regex alone decides */
     const char *aliases;     /* space-separated other names (Presidio, Bedrock), or NULL */
     const char *description; /* one line for docs and `weir policy detectors` */
@@ -107,6 +114,8 @@ typedef struct wr_detector {
     pcre2_code *code;           /* JIT-compiled when the platform allows */
     uint32_t triggers;
     uint32_t max_len;
+    uint32_t max_lead;   /* bytes, resolved: max_len when the definition did not declare it */
+    uint32_t min_digits;
     wr_validate_fn validate;
     /* For custom regexes: a byte every match must contain (PCRE2's last literal),
      * used as a memchr prefilter; -1 when none. */

@@ -98,14 +98,25 @@ int wr_context_near(const char *s, size_t len, size_t start, size_t end, size_t 
 {
     size_t lo = start > before ? start - before : 0;
     size_t hi = end + after < len ? end + after : len;
+    /* one pass over the context: only positions whose byte can start a word are tried */
+    uint64_t first[4] = {0, 0, 0, 0};
     for (const char *const *w = words; *w; w++) {
-        size_t wl = strlen(*w);
-        for (int side = 0; side < 2; side++) {
-            size_t a = side ? end : lo, b = side ? hi : start;
-            for (size_t i = a; i + wl <= b; i++) {
-                if (i > 0 && is_alpha((unsigned char)s[i - 1]) && is_alpha((unsigned char)(*w)[0]))
+        unsigned char c = (unsigned char)(*w)[0];
+        first[c >> 6] |= 1ull << (c & 63);
+    }
+    for (int side = 0; side < 2; side++) {
+        size_t a = side ? end : lo, b = side ? hi : start;
+        for (size_t i = a; i < b; i++) {
+            unsigned char c = lower((unsigned char)s[i]);
+            if (!(first[c >> 6] & (1ull << (c & 63))))
+                continue;
+            if (i > 0 && is_alpha(c) && is_alpha((unsigned char)s[i - 1]))
+                continue; /* not at the start of a word */
+            for (const char *const *w = words; *w; w++) {
+                size_t wl = strlen(*w);
+                if ((unsigned char)(*w)[0] != c || i + wl > b)
                     continue;
-                size_t k = 0;
+                size_t k = 1;
                 while (k < wl && lower((unsigned char)s[i + k]) == (unsigned char)(*w)[k])
                     k++;
                 /* whole words: "sin" is not "since", "part" not "party" */
