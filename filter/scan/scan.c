@@ -20,7 +20,7 @@
 
 #include "scan/scan.h"
 
-#define WR_COMPILE_OPTIONS (PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C)
+#define WR_COMPILE_OPTIONS (PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C | PCRE2_USE_OFFSET_LIMIT)
 #define WR_TOKEN_RUN 16
 #define WR_LOOKAHEAD_SLACK 64
 
@@ -154,6 +154,7 @@ int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *m
         d->max_lead = d->max_len;
     d->min_digits = (def->triggers & ~WR_TRIG_DIGIT) ? 0 : def->min_digits;
     d->validate = def->validate;
+    d->window = def->window;
     d->required_byte = -1;
     return 0;
 }
@@ -234,7 +235,7 @@ static int ieq_www(const unsigned char *p)
 
 /* Per-64-byte-block bit masks: bit i describes byte base+i. */
 typedef struct wr_masks {
-    uint64_t digit, at, colon, w, dash, tok;
+    uint64_t digit, at, colon, w, dash, tok, upper;
 } wr_masks;
 
 static inline int is_tok_byte(unsigned char c)
@@ -261,6 +262,8 @@ static void masks_scalar(const unsigned char *p, size_t n, wr_masks *m)
             m->dash |= b;
         if (is_tok_byte(c))
             m->tok |= b;
+        if (c >= 'A' && c <= 'Z')
+            m->upper |= b;
     }
 }
 
@@ -274,6 +277,7 @@ static inline void masks_sse2(const unsigned char *p, wr_masks *m)
     const __m128i cdash = _mm_set1_epi8('-'), cus = _mm_set1_epi8('_');
     const __m128i cplus = _mm_set1_epi8('+'), cslash = _mm_set1_epi8('/');
     const __m128i ceq = _mm_set1_epi8('=');
+    const __m128i cAm1 = _mm_set1_epi8('A' - 1), cZp1 = _mm_set1_epi8('Z' + 1);
     memset(m, 0, sizeof *m);
     for (int k = 0; k < 4; k++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
@@ -291,6 +295,8 @@ static inline void masks_sse2(const unsigned char *p, wr_masks *m)
         m->w |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(lower, cw)) << sh;
         m->dash |= (uint64_t)(unsigned)_mm_movemask_epi8(dash) << sh;
         m->tok |= (uint64_t)(unsigned)_mm_movemask_epi8(tok) << sh;
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, cAm1), _mm_cmplt_epi8(x, cZp1));
+        m->upper |= (uint64_t)(unsigned)_mm_movemask_epi8(up) << sh;
     }
 }
 #endif
@@ -309,6 +315,7 @@ static void find_triggers(wr_hits *h, const unsigned char *t, size_t len, uint32
 {
     size_t tok_start = 0; /* start of the token run open at the block boundary */
     int tok_open = 0;
+    uint64_t prev_upper = 0, prev_digit = 0; /* the previous block's, across the edge */
     for (size_t base = 0; base < len; base += 64) {
         size_t n = len - base < 64 ? len - base : 64;
         wr_masks m;
@@ -358,6 +365,24 @@ static void find_triggers(wr_hits *h, const unsigned char *t, size_t len, uint32
                     ev &= e - base >= 64 ? 0 : ~((1ull << (e - base)) - 1);
                 }
             }
+        }
+
+        if (want & WR_TRIG_CCDIGITS) {
+            /* bit j: bytes j-3..j are [A-Z][A-Z][0-9][0-9] (j-3 may be in the last block) */
+            uint64_t dg = m.digit, up = m.upper;
+            if (n < 64) {
+                dg &= (1ull << n) - 1;
+                up &= (1ull << n) - 1;
+            }
+            uint64_t end = dg & ((dg << 1) | (prev_digit >> 63)) &
+                           ((up << 2) | (prev_upper >> 62)) & ((up << 3) | (prev_upper >> 61));
+            while (end) {
+                unsigned j = ctz64(end);
+                end &= end - 1;
+                hit_push(h, base + j - 3, base + j + 1, WR_TRIG_CCDIGITS);
+            }
+            prev_digit = dg;
+            prev_upper = up;
         }
 
         if (want & WR_TRIG_TOKEN) {
@@ -410,10 +435,21 @@ static void find_triggers(wr_hits *h, const unsigned char *t, size_t len, uint32
         hit_push(h, tok_start, len, WR_TRIG_TOKEN);
 }
 
-static int hit_cmp(const void *a, const void *b)
+/* Hits come out nearly sorted (only a token run is pushed after the digits inside it):
+ * insertion sort is linear on them. */
+static void hits_sort(wr_hit *v, size_t n)
 {
-    const wr_hit *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
+    for (size_t i = 1; i < n; i++) {
+        if (v[i].start >= v[i - 1].start)
+            continue;
+        wr_hit x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1].start > x.start) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
 /* ----------------------------------------------------------------- matching */
@@ -427,6 +463,8 @@ static int run_window(wr_match_list *out, const wr_detector *d, uint32_t idx, co
     size_t off = from;
     if (upto > len)
         upto = len;
+    /* no match can start after the window's last trigger: PCRE2 stops searching there */
+    pcre2_set_offset_limit(tls->mctx, last_start >= upto ? PCRE2_UNSET : last_start);
     while (off <= last_start && off < upto) {
         int rc = pcre2_match(d->code, (PCRE2_SPTR)text, upto, off, PCRE2_NO_UTF_CHECK, tls->md,
                              tls->mctx);
@@ -500,8 +538,7 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
             free(hits.v);
             return WEIR_ENOMEM;
         }
-        if (hits.n > 1)
-            qsort(hits.v, hits.n, sizeof *hits.v, hit_cmp);
+        hits_sort(hits.v, hits.n);
     }
 
     int rc = 0;
@@ -526,7 +563,7 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                  * most max_len after it */
                 size_t ws = hits.v[k].start > d->max_lead ? hits.v[k].start - d->max_lead : 0;
                 size_t we = hits.v[k].end + d->max_len;
-                size_t digits = hits.v[k].digits;
+                size_t digits = hits.v[k].digits, last = hits.v[k].end;
                 /* merge the following hits whose windows overlap */
                 size_t j = k + 1;
                 for (; j < hits.n; j++) {
@@ -538,14 +575,17 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                     if (hits.v[j].end + d->max_len > we)
                         we = hits.v[j].end + d->max_len;
                     digits += hits.v[j].digits;
+                    if (hits.v[j].end > last)
+                        last = hits.v[j].end;
                 }
                 if (ws < resume)
                     ws = resume;
                 if (we > len)
                     we = len;
                 /* every match holds min_digits digits, all of them in this window's hits */
-                if (ws <= we && digits >= d->min_digits)
-                    rc = run_window(out, d, (uint32_t)i, text, len, ws, we,
+                if (ws <= we && digits >= d->min_digits &&
+                    (!d->window || d->window(text, len, ws, last)))
+                    rc = run_window(out, d, (uint32_t)i, text, len, ws, last,
                                     we + WR_LOOKAHEAD_SLACK, tls, &resume);
                 k = j;
             }

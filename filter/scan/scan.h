@@ -67,6 +67,7 @@ enum {
     WR_TRIG_WWW = 1u << 3,    /* "www." (any case) */
     WR_TRIG_TOKEN = 1u << 4,  /* a run of >= 16 bytes of [A-Za-z0-9_+/=-] */
     WR_TRIG_DASHES = 1u << 5, /* "-----" */
+    WR_TRIG_CCDIGITS = 1u << 6, /* two capital letters then two digits ("DE89": IBAN) */
     WR_TRIG_ALWAYS = 1u << 31 /* no prefilter: scan the whole text */
 };
 
@@ -78,6 +79,12 @@ enum {
  * Must be pure and thread-safe.
  */
 typedef int (*wr_validate_fn)(const char *subject, size_t subject_len, size_t start, size_t end);
+
+/*
+ * Window check: 0 when no match can start in subject[from..to) (e.g. no cue word there),
+ * so the regex is not run. Must never say 0 where the regex could match. Optional.
+ */
+typedef int (*wr_window_fn)(const char *subject, size_t subject_len, size_t from, size_t to);
 
 typedef struct wr_detector_def {
     const char *name;        /* policy name: "email", "credit_card", ... */
@@ -93,6 +100,7 @@ typedef struct wr_detector_def {
     uint32_t min_digits;     /* every match holds at least this many ASCII digits (DIGIT
                               * triggers only; windows with fewer are skipped); 0: no bound */
     wr_validate_fn validate; /* NULL: the regex alone decides */
+    wr_window_fn window;     /* NULL: every window is searched */
     const char *aliases;     /* space-separated other names (Presidio, Bedrock), or NULL */
     const char *description; /* one line for docs and `weir policy detectors` */
 } wr_detector_def;
@@ -117,6 +125,7 @@ typedef struct wr_detector {
     uint32_t max_lead;   /* bytes, resolved: max_len when the definition did not declare it */
     uint32_t min_digits;
     wr_validate_fn validate;
+    wr_window_fn window;
     /* For custom regexes: a byte every match must contain (PCRE2's last literal),
      * used as a memchr prefilter; -1 when none. */
     int required_byte;

@@ -13,6 +13,10 @@
 #include "internal.h"
 #include "scan/validators.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ----------------------------------------------------------------- small helpers */
 
 static int is_digit(unsigned char c)
@@ -810,6 +814,48 @@ static int month_at(const char *s, size_t i, size_t end)
 
 static const char *const dob_words[] = {"born", "birth", "dob", "d.o.b", "bday", "b-day", "b.",
                                         "birthday", "birthdate", "date of birth", NULL};
+
+/*
+ * The date_of_birth regex starts at a cue (born, birth..., dob, d.o.b, b-day, bday, b.) that
+ * does not follow a letter. A window without one cannot match: skip it before PCRE2 runs.
+ * A superset of the regex's cues (it matches on the first letters only).
+ */
+static int dob_cue_at(const char *s, size_t len, size_t i)
+{
+    unsigned char c = lower((unsigned char)s[i]);
+    if ((c != 'b' && c != 'd') || (i > 0 && is_alpha((unsigned char)s[i - 1])))
+        return 0;
+    unsigned char c1 = i + 1 < len ? lower((unsigned char)s[i + 1]) : 0;
+    if (c == 'b')
+        return c1 == 'o' || c1 == 'i' || c1 == 'd' || c1 == '-' || c1 == '.';
+    return c1 == 'o' || c1 == '.';
+}
+
+int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to)
+{
+    if (to > len)
+        to = len;
+    size_t i = from;
+#if defined(__SSE2__)
+    /* 16 bytes at a time: only a 'b' or 'd' (any case) can start a cue */
+    const __m128i c20 = _mm_set1_epi8(0x20), cb = _mm_set1_epi8('b'), cd = _mm_set1_epi8('d');
+    for (; i + 16 <= to; i += 16) {
+        __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), c20);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(x, cb), _mm_cmpeq_epi8(x, cd)));
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            if (dob_cue_at(s, len, i + k))
+                return 1;
+        }
+    }
+#endif
+    for (; i < to; i++)
+        if (dob_cue_at(s, len, i))
+            return 1;
+    return 0;
+}
 
 int wr_validate_date_of_birth(const char *s, size_t len, size_t start, size_t end)
 {

@@ -76,6 +76,8 @@ int wr_validate_aws_secret_key(const char *s, size_t len, size_t start, size_t e
 int wr_validate_jwt(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_api_token(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_date_of_birth(const char *s, size_t len, size_t start, size_t end);
+/* 0 when s[from..to) holds no birth cue word where the date_of_birth regex could start. */
+int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to);
 int wr_validate_swift(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_uk_nhs(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_ca_sin(const char *s, size_t len, size_t start, size_t end);

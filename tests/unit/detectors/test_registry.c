@@ -92,6 +92,10 @@ static int has_trigger(const char *t, size_t len, size_t s, size_t e, uint32_t t
             return 1;
         if ((trig & WR_TRIG_DASHES) && i + 5 <= e && memcmp(t + i, "-----", 5) == 0)
             return 1;
+        if ((trig & WR_TRIG_CCDIGITS) && i + 4 <= e && t[i] >= 'A' && t[i] <= 'Z' &&
+            t[i + 1] >= 'A' && t[i + 1] <= 'Z' && t[i + 2] >= '0' && t[i + 2] <= '9' &&
+            t[i + 3] >= '0' && t[i + 3] <= '9')
+            return 1;
     }
     if (trig & WR_TRIG_TOKEN) {
         /* a run of >= 16 token bytes overlapping the match (it may extend past it) */
