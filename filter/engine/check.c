@@ -29,7 +29,7 @@ int wr_result_add(struct weir_result *r, weir_finding_kind kind, const char *rul
         r->capf = cap;
     }
     r->f[r->nf++] = (weir_finding){kind, rule, detector ? detector : "", entity ? entity : "",
-                                   action, monitor, start, end, message};
+                                   action, monitor, start, end, message ? message : ""};
     return 0;
 }
 

@@ -65,9 +65,10 @@ size_t weir_vault_size(const weir_vault *v)
 static const wr_vault_entry *vault_token(weir_vault *v, const char *label, const char *value,
                                          size_t len)
 {
+    size_t ll = strlen(label);
     for (size_t i = 0; i < v->n; i++)
         if (v->v[i].value_len == len && memcmp(v->v[i].value, value, len) == 0 &&
-            strncmp(v->v[i].token + 1, label, strlen(label)) == 0)
+            strncmp(v->v[i].token + 1, label, ll) == 0 && v->v[i].token[1 + ll] == '_')
             return &v->v[i];
     if (v->n >= WR_VAULT_MAX_ENTRIES)
         return NULL;

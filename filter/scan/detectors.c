@@ -67,6 +67,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .triggers = WR_TRIG_AT,
         .max_len = 64 * 4 + 1 + 8 * 64 + 24, /* local part: 64 characters of up to 4 bytes */
         .validate = wr_validate_email,
+        .anchor = wr_anchor_email,
         .aliases = "EMAIL_ADDRESS EMAIL",
         .description = "E-mail address (local@domain.tld); rejects file names like icon@2x.png",
     },

@@ -155,6 +155,7 @@ int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *m
     d->min_digits = (def->triggers & ~WR_TRIG_DIGIT) ? 0 : def->min_digits;
     d->validate = def->validate;
     d->window = def->window;
+    d->anchor = def->anchor;
     d->required_byte = -1;
     return 0;
 }
@@ -499,6 +500,32 @@ static int run_window(wr_match_list *out, const wr_detector *d, uint32_t idx, co
     return 0;
 }
 
+/* One anchored attempt at `start`; appends a validated match. *end_out = match end or 0. */
+static int run_anchored(wr_match_list *out, const wr_detector *d, uint32_t idx, const char *text,
+                        size_t len, size_t start, size_t upto, wr_tls *tls, size_t *end_out)
+{
+    *end_out = 0;
+    if (upto > len)
+        upto = len;
+    pcre2_set_offset_limit(tls->mctx, PCRE2_UNSET);
+    int rc = pcre2_match(d->code, (PCRE2_SPTR)text, upto, start,
+                         PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, tls->md, tls->mctx);
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc < 0)
+        return rc == PCRE2_ERROR_NOMEMORY ? WEIR_ENOMEM : WEIR_ELIMIT;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls->md);
+    size_t s = ov[0], e = ov[1];
+    if (e == s)
+        return 0;
+    if (!d->validate || d->validate(text, len, s, e)) {
+        if (match_push(out, s, e, idx))
+            return WEIR_ENOMEM;
+    }
+    *end_out = e;
+    return 0;
+}
+
 static int has_byte(const char *text, size_t len, int byte, int caseless)
 {
     if (memchr(text, byte, len))
@@ -552,6 +579,32 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                 !has_byte(text, len, d->required_byte, d->required_caseless))
                 continue;
             rc = run_window(out, d, (uint32_t)i, text, len, 0, len, len, tls, &resume);
+        } else if (d->anchor) {
+            /* one anchored attempt per trigger byte, where the detector says a match starts */
+            for (size_t k = 0; k < hits.n && rc == 0; k++) {
+                if (!(hits.v[k].cls & d->triggers))
+                    continue;
+                for (size_t t = hits.v[k].start; t < hits.v[k].end && rc == 0; t++) {
+                    size_t start = 0, end = 0;
+                    if (t < resume)
+                        continue;
+                    int a = d->anchor(text, len, t, &start);
+                    if (a == 0 || (a == 1 && start < resume))
+                        continue;
+                    if (a == 1) {
+                        rc = run_anchored(out, d, (uint32_t)i, text, len, start,
+                                          t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &end);
+                        if (end)
+                            resume = end;
+                    } else {
+                        size_t ws = t > d->max_lead ? t - d->max_lead : 0;
+                        if (ws < resume)
+                            ws = resume;
+                        rc = run_window(out, d, (uint32_t)i, text, len, ws, t + 1,
+                                        t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &resume);
+                    }
+                }
+            }
         } else {
             size_t k = 0;
             while (k < hits.n && rc == 0) {

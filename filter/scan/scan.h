@@ -86,6 +86,14 @@ typedef int (*wr_validate_fn)(const char *subject, size_t subject_len, size_t st
  */
 typedef int (*wr_window_fn)(const char *subject, size_t subject_len, size_t from, size_t to);
 
+/*
+ * Anchor: for the trigger byte at `trig`, where can a match containing it start? Returns
+ * 1 and *start when there is exactly one place (the regex then runs anchored there),
+ * 0 when no match can contain this trigger, -1 when it cannot tell (the scanner searches
+ * the trigger's window instead). Must be exact: a wrong start loses matches. Optional.
+ */
+typedef int (*wr_anchor_fn)(const char *subject, size_t subject_len, size_t trig, size_t *start);
+
 typedef struct wr_detector_def {
     const char *name;        /* policy name: "email", "credit_card", ... */
     const char *entity;      /* Bedrock Guardrails entity type: "EMAIL", ... */
@@ -101,6 +109,7 @@ typedef struct wr_detector_def {
                               * triggers only; windows with fewer are skipped); 0: no bound */
     wr_validate_fn validate; /* NULL: the regex alone decides */
     wr_window_fn window;     /* NULL: every window is searched */
+    wr_anchor_fn anchor;     /* NULL: windows are searched */
     const char *aliases;     /* space-separated other names (Presidio, Bedrock), or NULL */
     const char *description; /* one line for docs and `weir policy detectors` */
 } wr_detector_def;
@@ -126,6 +135,7 @@ typedef struct wr_detector {
     uint32_t min_digits;
     wr_validate_fn validate;
     wr_window_fn window;
+    wr_anchor_fn anchor;
     /* For custom regexes: a byte every match must contain (PCRE2's last literal),
      * used as a memchr prefilter; -1 when none. */
     int required_byte;

@@ -820,6 +820,34 @@ static const char *const dob_words[] = {"born", "birth", "dob", "d.o.b", "bday",
  * does not follow a letter. A window without one cannot match: skip it before PCRE2 runs.
  * A superset of the regex's cues (it matches on the first letters only).
  */
+/*
+ * The email regex starts a match only at the beginning of a run of local-part characters
+ * (its lookbehind), takes at most 64 of them, and needs the '@' right after. So the only
+ * start for the '@' at `at` is the start of the run before it. Non-ASCII bytes could be
+ * letters of the run: the scanner then searches the window instead (-1).
+ */
+int wr_anchor_email(const char *s, size_t len, size_t at, size_t *start)
+{
+    if (at >= len || s[at] != '@')
+        return 0;
+    size_t i = at, n = 0;
+    while (i > 0) {
+        unsigned char c = (unsigned char)s[i - 1];
+        if (c >= 0x80)
+            return -1;
+        if (!(is_alpha(c) || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '%' ||
+              c == '+' || c == '-'))
+            break;
+        if (++n > 64)
+            return 0; /* a longer run cannot start a match: the lookbehind forbids mid-run */
+        i--;
+    }
+    if (n == 0)
+        return 0;
+    *start = i;
+    return 1;
+}
+
 static int dob_cue_at(const char *s, size_t len, size_t i)
 {
     unsigned char c = lower((unsigned char)s[i]);

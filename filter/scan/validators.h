@@ -76,6 +76,8 @@ int wr_validate_aws_secret_key(const char *s, size_t len, size_t start, size_t e
 int wr_validate_jwt(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_api_token(const char *s, size_t len, size_t start, size_t end);
 int wr_validate_date_of_birth(const char *s, size_t len, size_t start, size_t end);
+/* Anchor for email: a match holding the '@' at `at` starts where the local-part run begins. */
+int wr_anchor_email(const char *s, size_t len, size_t at, size_t *start);
 /* 0 when s[from..to) holds no birth cue word where the date_of_birth regex could start. */
 int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to);
 int wr_validate_swift(const char *s, size_t len, size_t start, size_t end);

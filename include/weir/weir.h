@@ -215,7 +215,8 @@ typedef struct weir_finding {
     weir_action action;    /**< the rule's action (what it does, or would do in monitor mode) */
     int monitor;           /**< 1: recorded only, not applied (monitor mode) */
     size_t start, end;     /**< byte span in the original text; 0,0 when not about content */
-    const char *message;   /**< the rule's message or the denial's reason; never the matched value */
+    const char *message;   /**< the rule's message or the denial's reason, or "" (never NULL);
+                                never the matched value */
 } weir_finding;
 
 /** The outcome of one check. New from weir_check, caller frees with weir_result_free. */
