@@ -191,6 +191,7 @@ const wr_detector_def wr_builtin_detectors[] = {
                    "(?![\\w:]|\\.\\d)",
         .triggers = WR_TRIG_COLON,
         .max_len = 7 * 5 + 15 + 17,
+        .max_lead = WR_LEAD(4),
         .validate = wr_validate_ipv6,
         .aliases = "IPV6 IPV6_ADDRESS",
         .description = "IPv6 address (inet_pton), incl. compressed, v4-mapped and zone ids; "
@@ -221,6 +222,7 @@ const wr_detector_def wr_builtin_detectors[] = {
          * (U+017F) and 'k' (U+212A) */
         .triggers = WR_TRIG_COLON | WR_TRIG_WWW,
         .max_len = 1024,
+        .max_lead = WR_LEAD(5),
         .validate = wr_validate_url,
         .aliases = "URL URI",
         .description = "URL with a scheme (http, https, ftp, ws, ...) or starting www.; "
@@ -233,6 +235,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .pattern = "(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])",
         .triggers = WR_TRIG_TOKEN,
         .max_len = 20,
+        .max_lead = WR_LEAD(0),
         .validate = wr_validate_aws_access_key_id,
         .aliases = "AWS_ACCESS_KEY AWS_ACCESS_KEY_ID",
         .description = "AWS access key id (AKIA/ASIA/ABIA/ACCA + 16); not placeholders "
@@ -245,6 +248,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .pattern = "(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
         .triggers = WR_TRIG_TOKEN,
         .max_len = 40,
+        .max_lead = WR_LEAD(0),
         .validate = wr_validate_aws_secret_key,
         .aliases = "AWS_SECRET_KEY AWS_SECRET_ACCESS_KEY",
         .description = "AWS secret access key: 40 base64 characters with upper, lower and "
@@ -261,6 +265,7 @@ const wr_detector_def wr_builtin_detectors[] = {
                    "|(?:(?:\\\\[rn]|\\r?\\n)[A-Za-z0-9+/=]{16,100}+){0,150}+)",
         .triggers = WR_TRIG_DASHES,
         .max_len = 84 + 20000 + 84, /* the fallback: 84 + 150 lines of <= 102 */
+        .max_lead = WR_LEAD(0),
         .aliases = "PRIVATE_KEY PEM_PRIVATE_KEY",
         .description = "weir type PRIVATE_KEY: PEM/OpenSSH/PGP private key block from BEGIN to "
                        "END; when truncated, the BEGIN line and the base64 lines that follow",
@@ -273,6 +278,7 @@ const wr_detector_def wr_builtin_detectors[] = {
                    "\\.[A-Za-z0-9_-]{0,1500}(?![A-Za-z0-9_-])",
         .triggers = WR_TRIG_TOKEN,
         .max_len = 1002 + 1 + 6000 + 1 + 1500,
+        .max_lead = WR_LEAD(0),
         .validate = wr_validate_jwt,
         .aliases = "JWT JSON_WEB_TOKEN BEARER_TOKEN",
         .description = "weir type JWT: three base64url segments whose header decodes to a "
@@ -307,6 +313,7 @@ const wr_detector_def wr_builtin_detectors[] = {
                    ")(?![A-Za-z0-9_-])",
         .triggers = WR_TRIG_TOKEN,
         .max_len = 300,
+        .max_lead = WR_LEAD(11),
         .validate = wr_validate_api_token,
         .aliases = "API_TOKEN API_KEY SECRET_TOKEN",
         .description = "weir type API_TOKEN: provider tokens with distinctive prefixes (GitHub, "
@@ -399,6 +406,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .pattern = "(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])",
         .triggers = WR_TRIG_TOKEN,
         .max_len = 17,
+        .max_lead = WR_LEAD(0),
         .validate = wr_validate_vin,
         .aliases = "VEHICLE_IDENTIFICATION_NUMBER VIN",
         .description = "Vehicle identification number (ISO 3779, 17 characters, no I/O/Q) with "

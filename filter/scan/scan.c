@@ -199,34 +199,45 @@ typedef struct wr_hit {
     uint32_t digits; /* ASCII digits in the hit (DIGIT hits) */
 } wr_hit;
 
-typedef struct wr_hits {
+/* Hits per trigger class, each list in text order. */
+#define WR_NCLASS 7
+
+typedef struct wr_hitlist {
     wr_hit *v;
     size_t n, cap;
+} wr_hitlist;
+
+typedef struct wr_hits {
+    wr_hitlist l[WR_NCLASS];
     int oom;
-    /* open runs of digits and token bytes */
-    size_t digit_start, digit_end;
-    int digit_open;
 } wr_hits;
 
 static void hit_push(wr_hits *h, size_t s, size_t e, uint32_t cls)
 {
     uint32_t digits = cls == WR_TRIG_DIGIT ? (uint32_t)(e - s) : 0;
-    if (h->n && h->v[h->n - 1].cls == cls && h->v[h->n - 1].end + 1 >= s) {
-        h->v[h->n - 1].end = e; /* extend: adjacent hits of one class make one window */
-        h->v[h->n - 1].digits += digits;
+    wr_hitlist *l = &h->l[__builtin_ctz(cls)];
+    if (l->n && l->v[l->n - 1].end + 1 >= s) {
+        l->v[l->n - 1].end = e; /* extend: adjacent hits of one class make one window */
+        l->v[l->n - 1].digits += digits;
         return;
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        wr_hit *v = realloc(h->v, cap * sizeof *v);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        wr_hit *v = realloc(l->v, cap * sizeof *v);
         if (!v) {
             h->oom = 1;
             return;
         }
-        h->v = v;
-        h->cap = cap;
+        l->v = v;
+        l->cap = cap;
     }
-    h->v[h->n++] = (wr_hit){s, e, cls, digits};
+    l->v[l->n++] = (wr_hit){s, e, cls, digits};
+}
+
+static void hits_free(wr_hits *h)
+{
+    for (int i = 0; i < WR_NCLASS; i++)
+        free(h->l[i].v);
 }
 
 static int ieq_www(const unsigned char *p)
@@ -436,21 +447,44 @@ static void find_triggers(wr_hits *h, const unsigned char *t, size_t len, uint32
         hit_push(h, tok_start, len, WR_TRIG_TOKEN);
 }
 
-/* Hits come out nearly sorted (only a token run is pushed after the digits inside it):
- * insertion sort is linear on them. */
-static void hits_sort(wr_hit *v, size_t n)
+static int hit_cmp(const void *a, const void *b)
 {
-    for (size_t i = 1; i < n; i++) {
-        if (v[i].start >= v[i - 1].start)
-            continue;
-        wr_hit x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1].start > x.start) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
+    const wr_hit *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * The hits of a detector's trigger classes, in text order: one class list as it is, or
+ * several merged into *tmp (freed by the caller). Returns NULL with *n = 0 when none.
+ */
+static const wr_hit *hits_for(wr_hits *h, uint32_t triggers, size_t *n, wr_hit **tmp)
+{
+    *tmp = NULL;
+    *n = 0;
+    uint32_t t = triggers & ((1u << WR_NCLASS) - 1);
+    if (t && !(t & (t - 1))) {
+        *n = h->l[__builtin_ctz(t)].n;
+        return h->l[__builtin_ctz(t)].v;
     }
+    size_t total = 0;
+    for (int c = 0; c < WR_NCLASS; c++)
+        if (t & (1u << c))
+            total += h->l[c].n;
+    if (!total)
+        return NULL;
+    wr_hit *v = malloc(total * sizeof *v);
+    if (!v) {
+        h->oom = 1;
+        return NULL;
+    }
+    for (int c = 0; c < WR_NCLASS; c++)
+        if (t & (1u << c)) {
+            memcpy(v + *n, h->l[c].v, h->l[c].n * sizeof *v);
+            *n += h->l[c].n;
+        }
+    qsort(v, *n, sizeof *v, hit_cmp);
+    *tmp = v;
+    return v;
 }
 
 /* ----------------------------------------------------------------- matching */
@@ -562,10 +596,9 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
     if (trig && len) {
         find_triggers(&hits, (const unsigned char *)text, len, trig);
         if (hits.oom) {
-            free(hits.v);
+            hits_free(&hits);
             return WEIR_ENOMEM;
         }
-        hits_sort(hits.v, hits.n);
     }
 
     int rc = 0;
@@ -579,12 +612,21 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                 !has_byte(text, len, d->required_byte, d->required_caseless))
                 continue;
             rc = run_window(out, d, (uint32_t)i, text, len, 0, len, len, tls, &resume);
-        } else if (d->anchor) {
+            if (rc && failed_detector)
+                *failed_detector = i;
+            continue;
+        }
+        size_t hn = 0;
+        wr_hit *tmp = NULL;
+        const wr_hit *hv = hits_for(&hits, d->triggers, &hn, &tmp);
+        if (hits.oom) {
+            rc = WEIR_ENOMEM;
+            break;
+        }
+        if (d->anchor) {
             /* one anchored attempt per trigger byte, where the detector says a match starts */
-            for (size_t k = 0; k < hits.n && rc == 0; k++) {
-                if (!(hits.v[k].cls & d->triggers))
-                    continue;
-                for (size_t t = hits.v[k].start; t < hits.v[k].end && rc == 0; t++) {
+            for (size_t k = 0; k < hn && rc == 0; k++) {
+                for (size_t t = hv[k].start; t < hv[k].end && rc == 0; t++) {
                     size_t start = 0, end = 0;
                     if (t < resume)
                         continue;
@@ -607,29 +649,23 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
             }
         } else {
             size_t k = 0;
-            while (k < hits.n && rc == 0) {
-                if (!(hits.v[k].cls & d->triggers)) {
-                    k++;
-                    continue;
-                }
+            while (k < hn && rc == 0) {
                 /* a match starts at most max_lead before its first trigger and ends at
                  * most max_len after it */
-                size_t ws = hits.v[k].start > d->max_lead ? hits.v[k].start - d->max_lead : 0;
-                size_t we = hits.v[k].end + d->max_len;
-                size_t digits = hits.v[k].digits, last = hits.v[k].end;
+                size_t ws = hv[k].start > d->max_lead ? hv[k].start - d->max_lead : 0;
+                size_t we = hv[k].end + d->max_len;
+                size_t digits = hv[k].digits, last = hv[k].end;
                 /* merge the following hits whose windows overlap */
                 size_t j = k + 1;
-                for (; j < hits.n; j++) {
-                    if (!(hits.v[j].cls & d->triggers))
-                        continue;
-                    size_t s2 = hits.v[j].start > d->max_lead ? hits.v[j].start - d->max_lead : 0;
+                for (; j < hn; j++) {
+                    size_t s2 = hv[j].start > d->max_lead ? hv[j].start - d->max_lead : 0;
                     if (s2 > we)
                         break;
-                    if (hits.v[j].end + d->max_len > we)
-                        we = hits.v[j].end + d->max_len;
-                    digits += hits.v[j].digits;
-                    if (hits.v[j].end > last)
-                        last = hits.v[j].end;
+                    if (hv[j].end + d->max_len > we)
+                        we = hv[j].end + d->max_len;
+                    digits += hv[j].digits;
+                    if (hv[j].end > last)
+                        last = hv[j].end;
                 }
                 if (ws < resume)
                     ws = resume;
@@ -643,10 +679,11 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                 k = j;
             }
         }
+        free(tmp);
         if (rc && failed_detector)
             *failed_detector = i;
     }
-    free(hits.v);
+    hits_free(&hits);
     return rc;
 }
 

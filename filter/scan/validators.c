@@ -460,19 +460,23 @@ int wr_validate_phone(const char *s, size_t len, size_t start, size_t end)
             return n == 11 && d[1] >= '2' && d[4] >= '2';
         return 1;
     }
+    /* the digit rules first: they are cheap and reject most candidates */
+    if (d[0] == '0') { /* national format with trunk prefix: ambiguous without context */
+        if (n != 10 && n != 11)
+            return 0;
+    } else {
+        /* NANP: optional 1, area code and exchange start with 2-9 */
+        const char *p = d;
+        size_t pn = n;
+        if (pn == 11 && d[0] == '1')
+            p = d + 1, pn = 10;
+        if (pn != 10 || p[0] < '2' || p[3] < '2' || (p[1] == '1' && p[2] == '1'))
+            return 0;
+    }
     if (near_not_personal(s, len, start) ||
         wr_context_near(s, len, start, start, 24, 0, not_phone))
         return 0;
-    if (d[0] == '0') /* national format with trunk prefix: ambiguous without context */
-        return (n == 10 || n == 11) &&
-               wr_context_near(s, len, start, end, 48, 0, phone_words);
-    /* NANP: optional 1, area code and exchange start with 2-9 */
-    const char *p = d;
-    if (n == 11 && d[0] == '1')
-        p = d + 1, n = 10;
-    if (n != 10)
-        return 0;
-    return p[0] >= '2' && p[3] >= '2' && !(p[1] == '1' && p[2] == '1');
+    return d[0] != '0' || wr_context_near(s, len, start, end, 48, 0, phone_words);
 }
 
 /* Digit groups of a separated card number must be 4-4-4-4[-1..3], 4-6-5 or 4-6-4. */
