@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds weir, and runs its gate over sample prompts with the
-# default policy: clean text passes, personal data is redacted, secrets are blocked.
+# Installs what is missing, builds weir, and runs its gate over sample prompts: the
+# built-in default policy (clean text passes, personal data is redacted, secrets and card
+# numbers are blocked), then the shipped EU-residency and role-scoped policies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -8,20 +9,40 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target weir_cli >/dev/null
 W=build/weir
 
+# show TEXT [weir check options...]: prints the command, runs it, prints the exit status
 show() {
-  printf '\n$ weir check <<< %q\n' "$1"
+  local text=$1
+  shift
+  printf '\n$ echo "%s" | weir check %s\n' "$text" "$*"
   set +e
-  printf '%s' "$1" | "$W" check
+  printf '%s' "$text" | "$W" check "$@"
   echo "(exit $?)"
   set -e
 }
-echo "weir $("$W" --version) with the built-in default policy (policies/default.yaml)"
+
+echo "weir $("$W" --version)"
+echo
+echo "== the built-in default policy (policies/default.yaml)"
 show "Summarise the attached quarterly report in three bullet points."
 show "Draft a reply to jane.doe@example.com and call her on +1 415 555 0132."
 show "My card is 4111 1111 1111 1111, can you check why it was declined?"
 show "Why does boto3 reject AKIAIOSFODNN7EXAMPLE with this secret?"
 
-printf '\n$ weir check --format jsonl  (batch: one JSON object per line)\n'
+echo
+echo "== region pinning (policies/eu-residency.yaml)"
+show "Translate this paragraph into German." --policy policies/eu-residency.yaml \
+     --provider bedrock --region eu-central-1 --model eu.anthropic.claude-3-7-sonnet-20250219-v1:0
+show "Translate this paragraph into German." --policy policies/eu-residency.yaml \
+     --provider bedrock --region eu-central-1 --model us.anthropic.claude-3-7-sonnet-20250219-v1:0
+
+echo
+echo "== who may call which model (policies/role-scoped.yaml)"
+show "Classify this support ticket." --policy policies/role-scoped.yaml \
+     --role arn:aws:sts::111122223333:assumed-role/llm-app/pod-7 --model anthropic.claude-3-haiku-20240307-v1:0
+show "Classify this support ticket." --policy policies/role-scoped.yaml \
+     --role arn:aws:iam::111122223333:role/llm-intern-bob --model anthropic.claude-3-haiku-20240307-v1:0
+
+printf '\n$ weir check --format jsonl   (batch: one JSON object per line; a bad line does not stop it)\n'
 set +e
 printf '%s\n' '{"id":1,"text":"Ping ops@example.com"}' 'not json' \
               '{"id":3,"text":"Deploy to eu-central-1 tonight"}' | "$W" check --format jsonl
