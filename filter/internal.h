@@ -41,6 +41,13 @@ void *wr_malloc(size_t n);
 void *wr_calloc(size_t n, size_t size);
 void *wr_realloc(void *p, size_t n);
 char *wr_strdup(const char *s);
+
+/*
+ * Makes room for `need` elements of `elem` bytes in array v of capacity *cap (doubling,
+ * starting at `initial`). Returns the array, possibly moved, or NULL on failure (v is then
+ * untouched and still owned by the caller).
+ */
+void *wr_grow(void *v, size_t *cap, size_t need, size_t elem, size_t initial);
 char *wr_strndup(const char *s, size_t n);
 
 /* A growable byte buffer. Always NUL-terminated when len > 0 or after wr_buf_finish. */

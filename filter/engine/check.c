@@ -20,14 +20,10 @@ int wr_result_add(struct weir_result *r, weir_finding_kind kind, const char *rul
                   const char *detector, const char *entity, weir_action action, int monitor,
                   size_t start, size_t end, const char *message)
 {
-    if (r->nf == r->capf) {
-        size_t cap = r->capf ? r->capf * 2 : 8;
-        weir_finding *f = realloc(r->f, cap * sizeof *f);
-        if (!f)
-            return WEIR_ENOMEM;
-        r->f = f;
-        r->capf = cap;
-    }
+    weir_finding *f = wr_grow(r->f, &r->capf, r->nf + 1, sizeof *f, 8);
+    if (!f)
+        return WEIR_ENOMEM;
+    r->f = f;
     r->f[r->nf++] = (weir_finding){kind, rule, detector ? detector : "", entity ? entity : "",
                                    action, monitor, start, end, message ? message : ""};
     return 0;
@@ -263,15 +259,12 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
             if (rc)
                 goto done;
             if (rule->action == WEIR_REDACT && !mon) {
-                if (ncuts == capcuts) {
-                    capcuts = capcuts ? capcuts * 2 : 16;
-                    wr_cut *nc = realloc(cuts, capcuts * sizeof *nc);
-                    if (!nc) {
-                        rc = WEIR_ENOMEM;
-                        goto done;
-                    }
-                    cuts = nc;
+                wr_cut *nc = wr_grow(cuts, &capcuts, ncuts + 1, sizeof *nc, 16);
+                if (!nc) {
+                    rc = WEIR_ENOMEM;
+                    goto done;
                 }
+                cuts = nc;
                 cuts[ncuts++] = (wr_cut){os, oe, ml.v[m].start, ml.v[m].end, rule, d};
             }
         }

@@ -85,14 +85,10 @@ static const wr_vault_entry *vault_token(weir_vault *v, const char *label, const
         snprintf(c->label, sizeof c->label, "%s", label);
         c->next = 1;
     }
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 8;
-        wr_vault_entry *ne = realloc(v->v, cap * sizeof *ne);
-        if (!ne)
-            return NULL;
-        v->v = ne;
-        v->cap = cap;
-    }
+    wr_vault_entry *ne = wr_grow(v->v, &v->cap, v->n + 1, sizeof *ne, 8);
+    if (!ne)
+        return NULL;
+    v->v = ne;
     char tok[96];
     int n = snprintf(tok, sizeof tok, "[%s_%u]", c->label, c->next);
     wr_vault_entry *e = &v->v[v->n];

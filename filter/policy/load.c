@@ -338,6 +338,20 @@ static const char *check_region(const char *s, char *buf, size_t size)
     return NULL;
 }
 
+/* The items of a list node; a scalar stands for a one-item list (stored in one[0]). */
+static void list_items(const wr_ynode *v, const wr_ynode *one[1], const wr_ynode *const **items,
+                       size_t *n)
+{
+    if (v->kind == WR_Y_SCALAR) {
+        one[0] = v;
+        *items = one;
+        *n = 1;
+    } else {
+        *items = (const wr_ynode *const *)v->kids;
+        *n = v->n;
+    }
+}
+
 /*
  * A list of strings. A single string counts as a one-element list. Items are stored as
  * written, or lower-cased when `lower`. `allow_empty` 0 refuses [] with a message that
@@ -352,14 +366,7 @@ static int get_strlist(ctx *c, const wr_ynode *v, const char *what, item_check_f
 
     if (v->kind == WR_Y_MAP || wr_ynode_is_null(v))
         return fail(c, v, "expected a list of strings for '%s', got %s", what, kind_name(v));
-    if (v->kind == WR_Y_SCALAR) {
-        one[0] = v;
-        items = one;
-        n = 1;
-    } else {
-        items = (const wr_ynode *const *)v->kids;
-        n = v->n;
-    }
+    list_items(v, one, &items, &n);
     if (n == 0 && !allow_empty)
         return fail(c, v, "'%s' is an empty list; %s", what, empty_hint);
 
@@ -394,14 +401,7 @@ static int get_enum_set(ctx *c, const wr_ynode *v, const char *what, const char 
     size_t n;
     if (v->kind == WR_Y_MAP || wr_ynode_is_null(v))
         return fail(c, v, "expected a list for '%s', got %s", what, kind_name(v));
-    if (v->kind == WR_Y_SCALAR) {
-        one[0] = v;
-        items = one;
-        n = 1;
-    } else {
-        items = (const wr_ynode *const *)v->kids;
-        n = v->n;
-    }
+    list_items(v, one, &items, &n);
     if (n == 0 && !allow_empty)
         return fail(c, v, "'%s' is an empty list; %s", what, empty_hint);
     unsigned bits = 0;

@@ -179,14 +179,10 @@ void wr_match_list_free(wr_match_list *l)
 
 static int match_push(wr_match_list *l, size_t s, size_t e, uint32_t det)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        wr_match *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return WEIR_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    wr_match *v = wr_grow(l->v, &l->cap, l->n + 1, sizeof *v, 16);
+    if (!v)
+        return WEIR_ENOMEM;
+    l->v = v;
     l->v[l->n++] = (wr_match){s, e, det};
     return 0;
 }
@@ -221,16 +217,12 @@ static void hit_push(wr_hits *h, size_t s, size_t e, uint32_t cls)
         l->v[l->n - 1].digits += digits;
         return;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        wr_hit *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
-            h->oom = 1;
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
+    wr_hit *v = wr_grow(l->v, &l->cap, l->n + 1, sizeof *v, 64);
+    if (!v) {
+        h->oom = 1;
+        return;
     }
+    l->v = v;
     l->v[l->n++] = (wr_hit){s, e, cls, digits};
 }
 

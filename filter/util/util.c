@@ -65,6 +65,24 @@ void *wr_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
+void *wr_grow(void *v, size_t *cap, size_t need, size_t elem, size_t initial)
+{
+    if (need <= *cap)
+        return v;
+    size_t c = *cap ? *cap : initial;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return NULL;
+        c *= 2;
+    }
+    if (elem && c > SIZE_MAX / elem)
+        return NULL;
+    void *nv = realloc(v, c * elem);
+    if (nv)
+        *cap = c;
+    return nv;
+}
+
 char *wr_strdup(const char *s)
 {
     return s ? wr_strndup(s, strlen(s)) : NULL;

@@ -8,20 +8,9 @@
 
 #include <cmocka.h>
 
-#include "weir/weir.h"
+#include "helpers.h"
 
-static weir_policy *load(const char *yaml)
-{
-    weir_policy *p = NULL;
-    weir_error err = {0};
-    int rc = weir_policy_load_buffer(&p, yaml, strlen(yaml), "test.yaml", &err);
-    if (rc) {
-        char buf[512];
-        print_error("policy failed to load: %s\n", weir_error_format(&err, buf, sizeof buf));
-    }
-    assert_int_equal(rc, 0);
-    return p;
-}
+#include "weir/weir.h"
 
 static char *redact(const weir_policy *p, weir_vault *v, const char *text)
 {
