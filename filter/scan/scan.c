@@ -470,7 +470,7 @@ static const wr_hit *hits_for(wr_hits *h, uint32_t triggers, size_t *n, wr_hit *
         return NULL;
     }
     for (int c = 0; c < WR_NCLASS; c++)
-        if (t & (1u << c)) {
+        if ((t & (1u << c)) && h->l[c].n) {
             memcpy(v + *n, h->l[c].v, h->l[c].n * sizeof *v);
             *n += h->l[c].n;
         }
