@@ -2,7 +2,9 @@
  * bench/scan: throughput of weir_check with the default policy, one thread.
  *
  *   (a) PII-free prose (with the numbers real prose has: years, counts, versions)
- *   (b) PII-dense text (an email, phone, card, IBAN, key or SSN every ~100 bytes)
+ *   (b) PII-dense text (an email, phone, card, IBAN, key or SSN every ~100 bytes; a block)
+ *   (c) PII-dense text that is redacted rather than blocked (the rewrite path)
+ *   (d) prose with accented words and typographic quotes (the Unicode path)
  * at 4 KiB and 64 KiB, plus the cost of one check of a 200-byte prompt, and peak RSS.
  *
  * Usage: bench_scan [seconds-per-case [case-name-substring]]   (default 1.0, all cases)
@@ -75,6 +77,44 @@ static void dense(char *out, size_t n, unsigned seed)
 
 static const char *only; /* argv[2]: run only the cases whose name contains it */
 
+/* PII that the default policy redacts (no card numbers or keys): the redaction path. */
+static const char *const redactable[] = {
+    "jane.doe@example.com", "+1 415 555 0132", "DE89 3704 0044 0532 0130 00", "078-05-1120",
+    "ops@example.org", "(212) 555-0187", "GB82 WEST 1234 5698 7654 32", "born on 12/03/1985",
+};
+
+static void dense_redact(char *out, size_t n, unsigned seed)
+{
+    prose(out, n, seed);
+    unsigned r = seed;
+    for (size_t at = 40; at + 40 < n; at += 100) {
+        r = r * 1103515245u + 12345u;
+        const char *p = redactable[(r >> 16) % 8];
+        out[at - 1] = ' ';
+        memcpy(out + at, p, strlen(p));
+        out[at + strlen(p)] = ' ';
+    }
+}
+
+/* Prose with accented words and typographic quotes: the Unicode normalization path. */
+static void prose_utf8(char *out, size_t n, unsigned seed)
+{
+    static const char *const w[] = {"caf\xc3\xa9", "na\xc3\xafve", "r\xc3\xa9sum\xc3\xa9",
+                                    "\xe2\x80\x9cquoted\xe2\x80\x9d", "Z\xc3\xbcrich",
+                                    "fa\xc3\xa7" "ade", "the", "report", "and", "data"};
+    size_t at = 0;
+    unsigned r = seed;
+    while (at + 16 < n) {
+        r = r * 1103515245u + 12345u;
+        const char *x = w[(r >> 16) % 10];
+        memcpy(out + at, x, strlen(x));
+        at += strlen(x);
+        out[at++] = ' ';
+    }
+    while (at < n)
+        out[at++] = ' ';
+}
+
 static void run(const weir_policy *p, const char *name, const char *text, size_t len, double secs)
 {
     if (only && !strstr(name, only))
@@ -112,11 +152,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", weir_error_format(&err, buf, sizeof buf));
         return 1;
     }
-    static char a4[4096], a64[65536], d4[4096], d64[65536];
+    static char a4[4096], a64[65536], d4[4096], d64[65536], r64[65536], u64[65536];
     prose(a4, sizeof a4, 1);
     prose(a64, sizeof a64, 2);
     dense(d4, sizeof d4, 3);
     dense(d64, sizeof d64, 4);
+    dense_redact(r64, sizeof r64, 5);
+    prose_utf8(u64, sizeof u64, 6);
     const char *prompt = "Please summarise the following meeting notes for the team and list "
                          "the three most important follow-ups, with owners and due dates, in a "
                          "concise table. Keep it under 150 words and friendly in tone.";
@@ -126,6 +168,8 @@ int main(int argc, char **argv)
     run(p, "prose (PII-free) 64 KiB", a64, sizeof a64, secs);
     run(p, "PII-dense 4 KiB", d4, sizeof d4, secs);
     run(p, "PII-dense 64 KiB", d64, sizeof d64, secs);
+    run(p, "PII-dense, redacted 64 KiB", r64, sizeof r64, secs);
+    run(p, "prose, non-ASCII 64 KiB", u64, sizeof u64, secs);
     run(p, "prompt 200 B", prompt, strlen(prompt), secs);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
