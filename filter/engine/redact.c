@@ -186,7 +186,11 @@ int wr_redact_span(wr_buf *b, const weir_policy *p, const wr_rule *rule, const w
             return WEIR_EINTERNAL;
         char hex[2 * 6 + 1];
         wr_hex(hex, mac, 6);
-        return wr_buf_printf(b, "[%s:%s]", label, hex);
+        wr_buf_puts(b, "[");
+        wr_buf_puts(b, label);
+        wr_buf_puts(b, ":");
+        wr_buf_puts(b, hex);
+        return wr_buf_puts(b, "]");
     }
     case WR_STYLE_TOKEN:
         if (vault) {
@@ -199,6 +203,8 @@ int wr_redact_span(wr_buf *b, const weir_policy *p, const wr_rule *rule, const w
         /* fall through */
     case WR_STYLE_LABEL:
     default:
-        return wr_buf_printf(b, "[%s]", label);
+        wr_buf_puts(b, "[");
+        wr_buf_puts(b, label);
+        return wr_buf_puts(b, "]");
     }
 }

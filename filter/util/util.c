@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "internal.h"
 
 int wr_error_set(weir_error *err, int code, const char *source, int line, int col,
@@ -206,9 +208,7 @@ void wr_hex(char *out, const unsigned char *in, size_t n)
 
 void wr_wipe(void *p, size_t n)
 {
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
+    OPENSSL_cleanse(p, n); /* not optimised away, and word-wise */
 }
 
 size_t wr_edit_distance(const char *a, const char *b, size_t max)
