@@ -228,8 +228,9 @@ typedef struct weir_result weir_result;
  *
  * Returns 0 and a new result on success, whatever the verdict. A negative return means
  * no verdict at all (bad arguments, out of memory): the caller must treat that as a
- * refusal. Conditions the policy has an answer for (a regex hitting its match limit, an
- * input over the size limit, an unknown caller) become findings handled per `on_error`.
+ * refusal. A regex hitting its match limit or an input over the policy's size limit
+ * becomes a WEIR_FINDING_ERROR finding handled per the policy's `on_error`. A policy that
+ * restricts roles, models or regions denies a call whose context does not state them.
  */
 WEIR_EXTERN int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
                            const char *text, size_t len, weir_error *err);
