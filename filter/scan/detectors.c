@@ -19,8 +19,8 @@
 
 /* A digit-ish value must not start right after a word character, a dot, comma or dash,
  * nor end before one that continues it ("1.5", "-2"). */
-#define NUM_BEFORE "(?<![\\w.,-])"
-#define NUM_AFTER "(?![\\w]|[.,-]\\d)"
+#define NUM_BEFORE "(?<![\\w.-])(?<!\\d,)"
+#define NUM_AFTER "(?![\\w]|[.-]\\d)"
 
 #define MONTHS                                                                             \
     "(?:january|february|march|april|may|june|july|august|september|october|november|"     \
@@ -61,7 +61,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .name = "email",
         .entity = "EMAIL",
         .label = "EMAIL",
-        .pattern = "(?<![\\p{L}\\p{N}._%+-])[\\p{L}\\p{N}_%+-][\\p{L}\\p{N}._%+-]{0,63}@"
+        .pattern = "(?<![\\p{Latin}0-9._%+-])[\\p{Latin}0-9_%+-][\\p{Latin}0-9._%+-]{0,63}@"
                    "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.){1,8}"
                    "[A-Za-z]{2,24}(?![A-Za-z0-9-]|\\.[A-Za-z0-9])",
         .triggers = WR_TRIG_AT,
@@ -75,7 +75,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .name = "phone",
         .entity = "PHONE",
         .label = "PHONE",
-        .pattern = "(?<![\\w+.,/-])(?:"
+        .pattern = "(?<![\\w+./-])(?<!\\d,)(?:"
                    /* international: +44 20 7946 0958, +1 (415) 555-0132, +14155550132 */
                    "\\+[1-9]\\d{0,3}+(?:[ .-]?\\(\\d{1,4}\\))?(?:[ .-]?\\d{1,8}+){1,5}+"
                    /* NANP: (415) 555-0132, 415-555-0132, 1-800-555-0199 */
@@ -83,7 +83,7 @@ const wr_detector_def wr_builtin_detectors[] = {
                    "|(?:1[ .-])?\\d{3}([ .-])\\d{3}\\1\\d{4}"
                    /* national with trunk 0, only next to a phone word: 020 7946 0958 */
                    "|0\\d{1,4}(?:[ -]\\d{2,8}){1,3}"
-                   ")(?![\\w-]|[.,]\\d)",
+                   ")(?![\\w-]|\\.\\d)",
         .triggers = WR_TRIG_DIGIT,
         .max_len = 64,
         .max_lead = WR_LEAD(1),
@@ -98,7 +98,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .name = "credit_card",
         .entity = "CREDIT_DEBIT_CARD_NUMBER",
         .label = "CREDIT_CARD",
-        .pattern = NUM_BEFORE "\\d(?:[ -]?\\d){12,18}(?![\\w]|[.,-]\\d)",
+        .pattern = NUM_BEFORE "\\d(?:[ -]?\\d){12,18}" NUM_AFTER,
         .triggers = WR_TRIG_DIGIT,
         .max_len = 19 + 18,
         .max_lead = WR_LEAD(0),
@@ -327,12 +327,15 @@ const wr_detector_def wr_builtin_detectors[] = {
         .label = "DATE_OF_BIRTH",
         /* the cue is part of the regex (then \K): PCRE2 starts only at b/d, which keeps
          * digit-dense text fast; max_len covers cue + gap + date */
-        .pattern = "(?i:(?<![a-z])(?:born|birth(?:day|date)?|dob|d\\.o\\.b\\.?|b-?day|b\\.)"
+        .pattern = "(?i:(?<![a-z])(?:born|birth(?:day|date)?|dob|d\\.o\\.b\\.?|b-?day|b\\.|"
+                   "geboren|geb\\.|geburtsdatum|geburtstag|n\\x{e9}e?|nacid[oa]|nat[oa]|"
+                   "fecha de nacimiento|date de naissance|data di nascita|do\\x{11f}um)"
                    "(?![a-z]))[^;\\n\\x{80}-\\x{10ffff}]{0,40}?\\K(?<![\\w/.-])(?:"
                    "\\d{4}([-/.])\\d{1,2}\\1\\d{1,2}"
                    "|\\d{1,2}([-/.])\\d{1,2}\\2(?:\\d{4}|\\d{2})"
                    "|(?i:" MONTHS ")\\.? \\d{1,2}(?:st|nd|rd|th)?,? \\d{4}"
                    "|\\d{1,2}(?:st|nd|rd|th)? (?:of )?(?i:" MONTHS ")\\.?,? \\d{4}"
+                   "|\\d{1,2}-(?i:" MONTHS ")-(?:\\d{4}|\\d{2})"
                    ")(?![\\w]|[-/.]\\d)",
         .triggers = WR_TRIG_DIGIT,
         .max_len = 9 + 40 + 40,

@@ -414,6 +414,16 @@ int wr_validate_email(const char *s, size_t len, size_t start, size_t end)
     size_t a = (size_t)(at - s);
     if (start >= 3 && memcmp(s + start - 3, "://", 3) == 0)
         return 0; /* user@host inside a URL is its userinfo */
+    if (start >= 1 && s[start - 1] == ':') {
+        /* scheme://user:password@host: the "password" is userinfo too */
+        for (size_t i = start - 1; i >= 3 && start - i < 128; i--) {
+            unsigned char c = (unsigned char)s[i - 1];
+            if (c == ' ' || c == '\n' || c == '\t' || c == '"' || c == '\'' || c == '<')
+                break;
+            if (memcmp(s + i - 3, "://", 3) == 0)
+                return 0;
+        }
+    }
     /* local part: no leading/trailing dot, no ".." */
     if (s[start] == '.' || s[a - 1] == '.')
         return 0;
@@ -604,6 +614,11 @@ int wr_validate_ipv4(const char *s, size_t len, size_t start, size_t end)
             i++; /* the dot */
     }
     if (parts != 4)
+        return 0;
+    /* "Chrome/120.0.0.0": a product version in a user agent, not an address ("//1.2.3.4"
+     * in a URL stays one) */
+    if (start >= 2 && s[start - 1] == '/' && (is_alpha((unsigned char)s[start - 2]) ||
+                                               is_digit((unsigned char)s[start - 2])))
         return 0;
     /* "version 1.2.3.4" is a version string, not an address */
     return !wr_context_near(s, len, start, start, 16, 0, version_words);
@@ -816,8 +831,11 @@ static int month_at(const char *s, size_t i, size_t end)
     return 0;
 }
 
-static const char *const dob_words[] = {"born", "birth", "dob", "d.o.b", "bday", "b-day", "b.",
-                                        "birthday", "birthdate", "date of birth", NULL};
+static const char *const dob_words[] = {
+    "born", "birth", "dob", "d.o.b", "bday", "b-day", "b.", "birthday", "birthdate",
+    "date of birth", "geboren", "geb.", "geburtsdatum", "geburtstag", "n\xc3\xa9",
+    "n\xc3\xa9" "e", "nacido", "nacida", "nato", "nata", "fecha de nacimiento",
+    "date de naissance", "data di nascita", "do\xc4\x9fum", NULL};
 
 /*
  * The date_of_birth regex starts at a cue (born, birth..., dob, d.o.b, b-day, bday, b.) that
@@ -852,15 +870,57 @@ int wr_anchor_email(const char *s, size_t len, size_t at, size_t *start)
     return 1;
 }
 
+/*
+ * Does a birth cue (dob_words) start at s[i]? A superset of the regex's cues: ASCII letters
+ * compare case-insensitively and a non-ASCII byte of a cue matches any non-ASCII byte, so
+ * "NÉ" and "DOĞUM" in capitals are not missed.
+ */
 static int dob_cue_at(const char *s, size_t len, size_t i)
 {
-    unsigned char c = lower((unsigned char)s[i]);
-    if ((c != 'b' && c != 'd') || (i > 0 && is_alpha((unsigned char)s[i - 1])))
+    if (i > 0 && is_alpha((unsigned char)s[i - 1]))
         return 0;
+    unsigned char c = lower((unsigned char)s[i]);
     unsigned char c1 = i + 1 < len ? lower((unsigned char)s[i + 1]) : 0;
-    if (c == 'b')
-        return c1 == 'o' || c1 == 'i' || c1 == 'd' || c1 == '-' || c1 == '.';
-    return c1 == 'o' || c1 == '.';
+    unsigned char c2 = i + 2 < len ? lower((unsigned char)s[i + 2]) : 0;
+    /* cheap reject on the first bytes of every cue before comparing whole words */
+    switch (c) {
+    case 'b':
+        if (!(c1 == 'o' || c1 == 'i' || c1 == 'd' || c1 == '-' || c1 == '.'))
+            return 0;
+        break;
+    case 'd':
+        if (!(c1 == 'o' || c1 == '.' || (c1 == 'a' && c2 == 't')))
+            return 0;
+        break;
+    case 'g':
+        if (!(c1 == 'e' && c2 == 'b'))
+            return 0;
+        break;
+    case 'n':
+        if (!(c1 >= 0x80 || (c1 == 'a' && (c2 == 'c' || c2 == 't'))))
+            return 0;
+        break;
+    case 'f':
+        if (!(c1 == 'e' && c2 == 'c'))
+            return 0;
+        break;
+    default:
+        return 0;
+    }
+    for (const char *const *w = dob_words; *w; w++) {
+        const unsigned char *p = (const unsigned char *)*w;
+        if (p[0] != c)
+            continue;
+        size_t k = 1;
+        for (; p[k] && i + k < len; k++) {
+            unsigned char t = (unsigned char)s[i + k];
+            if (p[k] >= 0x80 ? t < 0x80 : lower(t) != p[k])
+                break;
+        }
+        if (!p[k])
+            return 1;
+    }
+    return 0;
 }
 
 int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to)
@@ -869,12 +929,27 @@ int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to)
         to = len;
     size_t i = from;
 #if defined(__SSE2__)
-    /* 16 bytes at a time: only a 'b' or 'd' (any case) can start a cue */
+    /* 16 bytes at a time: only b, d, f, g or n (any case) can start a cue */
     const __m128i c20 = _mm_set1_epi8(0x20), cb = _mm_set1_epi8('b'), cd = _mm_set1_epi8('d');
+    const __m128i cf = _mm_set1_epi8('f'), cg = _mm_set1_epi8('g'), cn = _mm_set1_epi8('n');
+    const __m128i cam1 = _mm_set1_epi8('a' - 1), czp1 = _mm_set1_epi8('z' + 1);
+    if (i == 0 && i < to) {
+        if (dob_cue_at(s, len, 0))
+            return 1;
+        i = 1;
+    }
     for (; i + 16 <= to; i += 16) {
         __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), c20);
-        unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(x, cb), _mm_cmpeq_epi8(x, cd)));
+        /* ... at the start of a word: the byte before is not an ASCII letter */
+        __m128i prev =
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(s + i - 1)), c20);
+        __m128i prev_alpha = _mm_and_si128(_mm_cmpgt_epi8(prev, cam1), _mm_cmplt_epi8(prev, czp1));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, cb), _mm_cmpeq_epi8(x, cd)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, cf),
+                                                _mm_or_si128(_mm_cmpeq_epi8(x, cg),
+                                                             _mm_cmpeq_epi8(x, cn))));
+        hit = _mm_andnot_si128(prev_alpha, hit);
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
         while (m) {
             unsigned k = (unsigned)__builtin_ctz(m);
             m &= m - 1;
