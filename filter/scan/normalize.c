@@ -22,6 +22,16 @@
  *
  * Per-character facts for the BMP (fold target, invisible, "NFKC leaves it alone") live in
  * a 128 KiB table filled once per process from utf8proc, so most characters cost one load.
+ *
+ * Quick check (the NFKC_Quick_Check idea): before any of the above, nz_quick walks the text
+ * while every character is known to come through unchanged in context: it is its own
+ * normalized form with these flags (NFKC-stable alone, a starter that joins nothing before
+ * it, not dropped, not folded) and the character after it cannot join its segment (ASCII,
+ * end of text, invalid bytes, or a starter that joins nothing). Such characters form
+ * segments of their own whose output is their own bytes, so the walk just copies them (or
+ * nothing, before the first change). The table bits are computed with the very helpers the
+ * segment machinery uses, so both paths agree by construction; wr_normalize_slow skips the
+ * quick check so tests can compare.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -73,6 +83,27 @@ static size_t ascii_span(const unsigned char *p, size_t n)
     while (i < n && p[i] < 0x80)
         i++;
     return i;
+}
+
+/* ascii_span for runs that are usually short (words between accented ones): probes 16 bytes
+ * eight at a time before the block loop. */
+static inline size_t ascii_short(const unsigned char *p, size_t n)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 16) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t m = v & 0x8080808080808080ull;
+        if (m)
+            return (size_t)__builtin_ctzll(m) >> 3;
+        memcpy(&v, p + 8, 8);
+        m = v & 0x8080808080808080ull;
+        if (m)
+            return 8 + ((size_t)__builtin_ctzll(m) >> 3);
+        return 16 + ascii_span(p + 16, n - 16);
+    }
+#endif
+    return ascii_span(p, n);
 }
 
 /* ----------------------------------------------------------------- UTF-8 */
@@ -183,6 +214,8 @@ static int is_starter_second(uint32_t c)
         return 0;
     if ((c >= 0x1161 && c <= 0x1175) || (c >= 0x11A8 && c <= 0x11C2))
         return 1;
+    if ((c > 0x1B35 && c < 0x11127) || c > 0x11930)
+        return 0; /* between the BMP and the astral entries of the list, or after them */
     return in_sorted(starter_second, WR_ARRAY_LEN(starter_second), c);
 }
 
@@ -320,50 +353,177 @@ static uint32_t fold_search(uint32_t c)
 
 /* ----------------------------------------------------------------- per-BMP table */
 
+/* ----------------------------------------------------------------- NFKC of one segment */
+
+static utf8proc_propval_t ccc(utf8proc_int32_t c)
+{
+    return utf8proc_get_property(c)->combining_class;
+}
+
+/* Canonical ordering (stable sort of each run of non-starters by combining class). */
+static void canonical_order(utf8proc_int32_t *v, size_t n)
+{
+    utf8proc_propval_t cls[WR_SEG_MAX];
+    for (size_t i = 0; i < n; i++)
+        cls[i] = ccc(v[i]);
+    for (size_t i = 1; i < n; i++) {
+        utf8proc_propval_t k = cls[i];
+        if (k == 0)
+            continue;
+        utf8proc_int32_t c = v[i];
+        size_t j = i;
+        while (j > 0 && cls[j - 1] > k) {
+            v[j] = v[j - 1];
+            cls[j] = cls[j - 1];
+            j--;
+        }
+        v[j] = c;
+        cls[j] = k;
+    }
+}
+
+/* The NFKC decomposition of one character as a segment sees it. */
+typedef struct decomp {
+    utf8proc_int32_t d[WR_DECOMP_MAX];
+    size_t nd;      /* code points in d */
+    size_t marks;   /* non-starters among them */
+    int first_joins; /* d[0] joins an open segment (a non-starter or a starter_second) */
+} decomp;
+
+static void decompose(uint32_t c, const utf8proc_property_t *p, decomp *x)
+{
+    x->nd = 1;
+    x->d[0] = (utf8proc_int32_t)c;
+    x->marks = p->combining_class != 0;
+    x->first_joins = x->marks || is_starter_second(c);
+    if (p->decomp_seqindex == UINT16_MAX)
+        return;
+    int bc = 0;
+    utf8proc_ssize_t r = utf8proc_decompose_char((utf8proc_int32_t)c, x->d, WR_DECOMP_MAX,
+                                                 UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &bc);
+    if (r >= 1 && r <= WR_DECOMP_MAX) {
+        x->nd = (size_t)r;
+        x->marks = 0;
+        for (size_t i = 0; i < x->nd; i++)
+            x->marks += ccc(x->d[i]) != 0;
+        x->first_joins = ccc(x->d[0]) != 0 || is_starter_second((uint32_t)x->d[0]);
+    } else {
+        x->d[0] = (utf8proc_int32_t)c;
+    }
+}
+
+/* Orders and composes a decomposed segment of n code points in place; its new length. */
+static size_t compose(utf8proc_int32_t *seg, size_t n)
+{
+    if (n <= 1)
+        return n;
+    canonical_order(seg, n);
+    utf8proc_ssize_t r =
+        utf8proc_normalize_utf32(seg, (utf8proc_ssize_t)n, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    return r >= 0 && (size_t)r <= n ? (size_t)r : n;
+}
+
+/* ----------------------------------------------------------------- per-BMP table */
+
 /*
  * What the normalizer needs to know about a BMP code point, computed once per process
- * (about 64K utf8proc lookups) so the per-character work is one load:
+ * (about 64K utf8proc lookups, plus decompositions for the few thousand that have one) so
+ * the per-character work is one load:
  *   bits 0-6  ASCII look-alike (0: none)
  *   bit 7     INFO_INVISIBLE
  *   bit 8     INFO_SIMPLE: no decomposition, combining class 0, composes with nothing
  *             before it; NFKC leaves it alone unless marks follow
+ *   bit 9     INFO_NOJOIN: with NFKC it never joins an open segment (it may still be
+ *             dropped as invisible): its decomposition starts with a starter that composes
+ *             with nothing before it
+ *   bit 10    INFO_STABLE: INFO_NOJOIN, and its segment alone normalizes (decompose,
+ *             order, compose) back to exactly itself
+ *   bit 11    INFO_NFKC_ASCII: INFO_NOJOIN, and its segment alone normalizes to the one
+ *             ASCII character of bits 0-6 (full-width ASCII, compatibility spaces, ...)
  */
 #define INFO_FOLD 0x7Fu
 #define INFO_INVISIBLE 0x80u
 #define INFO_SIMPLE 0x100u
+#define INFO_NOJOIN 0x200u
+#define INFO_STABLE 0x400u
+#define INFO_NFKC_ASCII 0x800u
 
 static uint16_t bmp_info[0x10000];
 static pthread_once_t bmp_once = PTHREAD_ONCE_INIT;
 
-static unsigned info_compute(uint32_t c)
+/* The table entry of c, whose fold_search is f. Without `full` the NOJOIN and STABLE bits
+ * are left out unless c is INFO_SIMPLE (missing bits only send a character down the slow
+ * path). */
+static unsigned info_compute(uint32_t c, uint32_t f, int full)
 {
     const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
     unsigned info = 0;
-    uint32_t f = fold_search(c);
     if (f != c && f < 0x80)
         info |= f;
     if (invisible_cp(c, p))
         info |= INFO_INVISIBLE;
-    if (p->decomp_seqindex == UINT16_MAX && p->combining_class == 0 && !is_starter_second(c))
-        info |= INFO_SIMPLE;
+    if (p->decomp_seqindex == UINT16_MAX && p->combining_class == 0 && !is_starter_second(c)) {
+        info |= INFO_SIMPLE | INFO_NOJOIN | INFO_STABLE;
+    } else if (full && (c < 0xD800 || c > 0xDFFF)) {
+        /* exactly what nz_char and nz_flush do with it as a segment of its own */
+        decomp x;
+        decompose(c, p, &x);
+        if (!x.first_joins) {
+            info |= INFO_NOJOIN;
+            size_t n = compose(x.d, x.nd);
+            if (n == 1 && (uint32_t)x.d[0] == c)
+                info |= INFO_STABLE;
+            else if (n == 1 && (info & INFO_FOLD) && (uint32_t)x.d[0] == (info & INFO_FOLD))
+                info |= INFO_NFKC_ASCII;
+        }
+    }
     return info;
+}
+
+/*
+ * fold_search for every BMP code point at once, into bmp_info (which must be zero): the
+ * same tables written lowest precedence first (digits, then fold_table, then full-width
+ * ASCII), so what fold_search finds first wins. wr_norm_fold_search lets the tests compare.
+ */
+static void bmp_fold_fill(void)
+{
+    for (size_t i = 0; i < WR_ARRAY_LEN(digit_zeros) && digit_zeros[i] < 0x10000; i++) {
+        if (digit_zeros[i] < 0xA0)
+            continue;
+        for (uint32_t k = 0; k < 10; k++)
+            bmp_info[digit_zeros[i] + k] = (uint16_t)('0' + k);
+    }
+    for (size_t i = 0; i < WR_ARRAY_LEN(fold_table); i++)
+        for (uint32_t c = fold_table[i].lo; c <= fold_table[i].hi; c++)
+            bmp_info[c] = (uint16_t)(unsigned char)fold_table[i].to;
+    for (uint32_t c = 0xFF01; c <= 0xFF5E; c++)
+        bmp_info[c] = (uint16_t)(c - 0xFEE0);
 }
 
 static void bmp_init(void)
 {
-    for (uint32_t c = 0; c < 0x10000; c++)
-        bmp_info[c] = (uint16_t)info_compute(c);
+    bmp_fold_fill();
+    for (uint32_t c = 0; c < 0x10000; c++) {
+        uint32_t f = bmp_info[c] ? bmp_info[c] : c;
+        bmp_info[c] = (uint16_t)info_compute(c, f, 1);
+    }
 }
 
+/* Astral characters are rare: their entry is computed each time, without the costly bits. */
 static unsigned cp_info(uint32_t c)
 {
-    return c < 0x10000 ? bmp_info[c] : info_compute(c);
+    return c < 0x10000 ? bmp_info[c] : info_compute(c, fold_search(c), 0);
 }
 
 static uint32_t fold_cp(uint32_t c)
 {
     unsigned f = c < 0x10000 ? bmp_info[c] & INFO_FOLD : (unsigned)fold_search(c);
     return f && f < 0x80 ? f : c;
+}
+
+uint32_t wr_norm_fold_search(uint32_t cp)
+{
+    return cp <= 0x10FFFF ? fold_search(cp) : cp;
 }
 
 uint32_t wr_norm_fold(uint32_t cp)
@@ -391,6 +551,20 @@ typedef struct nz {
     size_t seg_start, seg_end;
     int seg_open;
     int seg_simple; /* one code point, decoded from valid UTF-8, that NFKC leaves alone */
+
+    /* quick check (nz_quick), from the flags, on cp_info bits: a character ends the segment
+     * before it when it has all of stop_need and none of stop_deny; as a segment of its own
+     * its output is known when it has one of pass_any (or pass_any is 0) and none of
+     * pass_deny: the ASCII character of INFO_FOLD when it has one of fold_when, else itself */
+    int quick;
+    unsigned stop_need, stop_deny, pass_any, pass_deny, fold_when;
+
+    /* the last non-ASCII character decoded by nz_decode / nz_quick (at in[dpos], dn bytes;
+     * dc is WR_INVALID for bad bytes, then dinfo is that of U+FFFD), so the paths that look
+     * at a character one after the other decode it once */
+    size_t dpos, dn;
+    uint32_t dc;
+    unsigned dinfo;
 } nz;
 
 static int nz_grow(nz *z, size_t extra)
@@ -421,6 +595,43 @@ static inline int nz_reserve(nz *z, size_t extra)
     return nz_grow(z, extra);
 }
 
+/* m[i - off] for i in [off, end) of valid UTF-8 starting at a character: the offset of the
+ * first byte of the character holding byte i. */
+/* m[k] = base + k for k < n. */
+static void map_iota(uint32_t *m, uint32_t base, size_t n)
+{
+    size_t k = 0;
+#if defined(__SSE2__)
+    __m128i v = _mm_add_epi32(_mm_set1_epi32((int)base), _mm_setr_epi32(0, 1, 2, 3));
+    const __m128i four = _mm_set1_epi32(4), eight = _mm_set1_epi32(8);
+    for (; k + 8 <= n; k += 8) {
+        _mm_storeu_si128((__m128i *)(void *)(m + k), v);
+        _mm_storeu_si128((__m128i *)(void *)(m + k + 4), _mm_add_epi32(v, four));
+        v = _mm_add_epi32(v, eight);
+    }
+#endif
+    for (; k < n; k++)
+        m[k] = base + (uint32_t)k;
+}
+
+static void map_chars(uint32_t *m, const unsigned char *in, size_t off, size_t end)
+{
+    size_t i = off;
+    m -= off;
+    while (i < end) {
+        size_t a = ascii_short(in + i, end - i);
+        map_iota(m + i, (uint32_t)i, a);
+        i += a;
+        if (i == end)
+            break;
+        unsigned b = in[i];
+        size_t k = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        for (size_t t = 0; t < k; t++)
+            m[i + t] = (uint32_t)i;
+        i += k;
+    }
+}
+
 /* Starts writing: the input up to `upto` came through unchanged. */
 static int nz_materialize(nz *z, size_t upto)
 {
@@ -428,14 +639,22 @@ static int nz_materialize(nz *z, size_t upto)
     if (nz_reserve(z, upto + 16))
         return WEIR_ENOMEM;
     memcpy(z->out, z->in, upto);
-    /* valid UTF-8: each byte maps to the first byte of its character */
-    uint32_t start = 0;
-    for (size_t i = 0; i < upto; i++) {
-        if ((z->in[i] & 0xC0) != 0x80)
-            start = (uint32_t)i;
-        z->map[i] = start;
-    }
+    map_chars(z->map, z->in, 0, upto);
     z->olen = upto;
+    return 0;
+}
+
+/* Original whole valid characters in[off..end) come through unchanged. */
+static int nz_pass(nz *z, size_t off, size_t end)
+{
+    if (!z->materialized || end == off)
+        return 0;
+    size_t n = end - off;
+    if (nz_reserve(z, n))
+        return WEIR_ENOMEM;
+    memcpy(z->out + z->olen, z->in + off, n);
+    map_chars(z->map + z->olen, z->in, off, end);
+    z->olen += n;
     return 0;
 }
 
@@ -447,10 +666,7 @@ static int nz_copy(nz *z, size_t off, size_t n)
     if (nz_reserve(z, n))
         return WEIR_ENOMEM;
     memcpy(z->out + z->olen, z->in + off, n);
-    uint32_t *m = z->map + z->olen;
-    uint32_t base = (uint32_t)off;
-    for (size_t i = 0; i < n; i++)
-        m[i] = base + (uint32_t)i;
+    map_iota(z->map + z->olen, (uint32_t)off, n);
     z->olen += n;
     return 0;
 }
@@ -478,33 +694,6 @@ static int nz_emit(nz *z, size_t off, size_t n, const unsigned char *b, size_t b
     return 0;
 }
 
-static utf8proc_propval_t ccc(utf8proc_int32_t c)
-{
-    return utf8proc_get_property(c)->combining_class;
-}
-
-/* Canonical ordering (stable sort of each run of non-starters by combining class). */
-static void canonical_order(utf8proc_int32_t *v, size_t n)
-{
-    utf8proc_propval_t cls[WR_SEG_MAX];
-    for (size_t i = 0; i < n; i++)
-        cls[i] = ccc(v[i]);
-    for (size_t i = 1; i < n; i++) {
-        utf8proc_propval_t k = cls[i];
-        if (k == 0)
-            continue;
-        utf8proc_int32_t c = v[i];
-        size_t j = i;
-        while (j > 0 && cls[j - 1] > k) {
-            v[j] = v[j - 1];
-            cls[j] = cls[j - 1];
-            j--;
-        }
-        v[j] = c;
-        cls[j] = k;
-    }
-}
-
 static int nz_flush(nz *z)
 {
     if (!z->seg_open)
@@ -527,13 +716,8 @@ static int nz_flush(nz *z)
     }
 
     size_t n = z->nseg;
-    if ((z->flags & WR_NORM_NFKC) && n > 1) {
-        canonical_order(z->seg, n);
-        utf8proc_ssize_t r = utf8proc_normalize_utf32(z->seg, (utf8proc_ssize_t)n,
-                                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (r >= 0 && (size_t)r <= n)
-            n = (size_t)r;
-    }
+    if (z->flags & WR_NORM_NFKC)
+        n = compose(z->seg, n);
     size_t bn = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = (uint32_t)z->seg[i];
@@ -553,11 +737,10 @@ static void nz_open(nz *z, size_t off, uint32_t c, size_t n, int simple)
     z->seg_simple = simple;
 }
 
-/* One decoded character at in[off..off+n); `valid` is 0 for U+FFFD replacing bad bytes. */
-static int nz_char(nz *z, uint32_t c, size_t off, size_t n, int valid)
+/* One decoded character at in[off..off+n) with cp_info `info`; `valid` is 0 for U+FFFD
+ * replacing bad bytes. */
+static int nz_char(nz *z, uint32_t c, unsigned info, size_t off, size_t n, int valid)
 {
-    unsigned info = cp_info(c);
-
     if ((z->flags & WR_NORM_INVISIBLE) && (info & INFO_INVISIBLE)) {
         if (z->seg_open) {
             z->seg_end = off + n; /* dropped: belongs to the segment before it */
@@ -574,28 +757,11 @@ static int nz_char(nz *z, uint32_t c, size_t off, size_t n, int valid)
         return 0;
     }
 
-    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)c);
-    utf8proc_int32_t d[WR_DECOMP_MAX];
-    size_t nd = 1;
-    d[0] = (utf8proc_int32_t)c;
-    size_t marks = p->combining_class != 0;
-    int first_joins = marks || is_starter_second(c);
-    if (p->decomp_seqindex != UINT16_MAX) {
-        int bc = 0;
-        utf8proc_ssize_t r = utf8proc_decompose_char(
-            (utf8proc_int32_t)c, d, WR_DECOMP_MAX, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &bc);
-        if (r >= 1 && r <= WR_DECOMP_MAX) {
-            nd = (size_t)r;
-            marks = 0;
-            for (size_t i = 0; i < nd; i++)
-                marks += ccc(d[i]) != 0;
-            first_joins = ccc(d[0]) != 0 || is_starter_second((uint32_t)d[0]);
-        } else {
-            d[0] = (utf8proc_int32_t)c;
-        }
-    }
+    decomp x;
+    decompose(c, utf8proc_get_property((utf8proc_int32_t)c), &x);
+    size_t nd = x.nd, marks = x.marks;
 
-    int join = z->seg_open && first_joins && z->nseg + nd <= WR_SEG_MAX &&
+    int join = z->seg_open && x.first_joins && z->nseg + nd <= WR_SEG_MAX &&
                z->nonstarters + marks <= WR_SEG_MAX_NONSTARTERS;
     if (!join) {
         if (nz_flush(z))
@@ -605,12 +771,147 @@ static int nz_char(nz *z, uint32_t c, size_t off, size_t n, int valid)
         z->nseg = 0;
         z->nonstarters = 0;
     }
-    memcpy(z->seg + z->nseg, d, nd * sizeof d[0]);
+    memcpy(z->seg + z->nseg, x.d, nd * sizeof x.d[0]);
     z->nseg += nd;
     z->nonstarters += marks;
     z->seg_end = off + n;
     z->seg_simple = 0;
     return 0;
+}
+
+/* utf8_decode for in[i] >= 0x80, i < len, inlined for well-formed 2- and 3-byte characters. */
+static inline size_t decode_fast(const unsigned char *in, size_t i, size_t len, uint32_t *cp)
+{
+    unsigned b0 = in[i];
+    if (b0 >= 0xC2 && b0 < 0xE0 && i + 1 < len && (in[i + 1] & 0xC0) == 0x80) {
+        *cp = ((b0 & 0x1Fu) << 6) | (in[i + 1] & 0x3Fu);
+        return 2;
+    }
+    if (b0 >= 0xE0 && b0 < 0xF0 && i + 2 < len && (in[i + 1] & 0xC0) == 0x80 &&
+        (in[i + 2] & 0xC0) == 0x80) {
+        uint32_t c = ((b0 & 0x0Fu) << 12) | ((in[i + 1] & 0x3Fu) << 6) | (in[i + 2] & 0x3Fu);
+        if (c >= 0x800 && (c < 0xD800 || c > 0xDFFF)) {
+            *cp = c;
+            return 3;
+        }
+    }
+    return utf8_decode(in + i, len - i, cp);
+}
+
+/* Decodes the non-ASCII character at in[i] through the one-entry cache; its length. */
+static size_t nz_decode(nz *z, size_t i, uint32_t *c, unsigned *info)
+{
+    if (z->dn == 0 || z->dpos != i) {
+        z->dpos = i;
+        z->dn = decode_fast(z->in, i, z->len, &z->dc);
+        z->dinfo = cp_info(z->dc == WR_INVALID ? WR_REPLACEMENT : z->dc);
+    }
+    *c = z->dc;
+    *info = z->dinfo;
+    return z->dn;
+}
+
+/* The character at in[i] (i < len) ends any segment before it (see nz_quick). */
+static int nz_stops_at(nz *z, size_t i)
+{
+    if (z->in[i] < 0x80)
+        return 1;
+    uint32_t c;
+    unsigned info;
+    nz_decode(z, i, &c, &info);
+    return (info & z->stop_need) == z->stop_need && !(info & z->stop_deny);
+}
+
+/* Fills the decode cache with the character c at in[i..i+n), table entry info. */
+static void nz_remember(nz *z, size_t i, size_t n, uint32_t c, unsigned info)
+{
+    z->dpos = i;
+    z->dn = n;
+    z->dc = c;
+    z->dinfo = info;
+}
+
+/*
+ * The quick check. With no segment open at *pi: handles characters while each is sure to
+ * form a segment of its own, i.e. the character after it stops a segment (ASCII, invalid
+ * bytes, end of text, or stop_need / stop_deny), and the table tells that segment's output
+ * (pass_any / pass_deny; always for ASCII and for invalid bytes). That output is the
+ * character itself (copied, or nothing before the first change), its one-byte fold
+ * (fold_when), or U+FFFD for invalid bytes, all mapped to its first byte: exactly what the
+ * segment machinery would produce. Leaves *pi where that machinery must take over.
+ */
+static int nz_quick(nz *z, size_t *pi)
+{
+    const unsigned char *in = z->in;
+    const size_t len = z->len;
+    const unsigned sn = z->stop_need, sd = z->stop_deny, pa = z->pass_any, pd = z->pass_deny,
+                   fw = z->fold_when, bad_info = bmp_info[WR_REPLACEMENT];
+    size_t i = *pi, run = i; /* in[run..i) comes through unchanged, not yet copied */
+    uint32_t c;
+    size_t n;
+    unsigned info;
+
+    if (i == len)
+        goto done;
+    if (in[i] >= 0x80) {
+        n = nz_decode(z, i, &c, &info);
+        goto non_ascii;
+    }
+    for (;;) {
+        /* in[i] is ASCII: its run passes; the last one only if what follows stops */
+        size_t j = i + 1 + ascii_short(in + i + 1, len - i - 1);
+        if (j == len) {
+            i = len;
+            goto done;
+        }
+        n = decode_fast(in, j, len, &c);
+        info = c == WR_INVALID ? bad_info : cp_info(c);
+        if ((info & sn) != sn || (info & sd)) {
+            nz_remember(z, j, n, c, info);
+            i = j - 1;
+            goto done;
+        }
+        i = j;
+    non_ascii:
+        for (;;) {
+            /* in[i..i+n) is c (WR_INVALID: bad bytes, with the info of U+FFFD) */
+            if ((pa && !(info & pa)) || (info & pd)) {
+                nz_remember(z, i, n, c, info);
+                goto done;
+            }
+            size_t k = i + n, n2 = 0;
+            uint32_t c2 = 0;
+            unsigned info2 = 0;
+            if (k < len && in[k] >= 0x80) {
+                n2 = decode_fast(in, k, len, &c2);
+                info2 = c2 == WR_INVALID ? bad_info : cp_info(c2);
+                if ((info2 & sn) != sn || (info2 & sd)) {
+                    nz_remember(z, i, n, c, info);
+                    goto done;
+                }
+            }
+            /* a segment of its own */
+            if (c == WR_INVALID || (info & fw)) {
+                static const unsigned char fffd[3] = {0xEF, 0xBF, 0xBD};
+                unsigned char f = (unsigned char)(info & INFO_FOLD);
+                int bad = c == WR_INVALID;
+                if (nz_pass(z, run, i) || nz_emit(z, i, n, bad ? fffd : &f, bad ? 3 : 1))
+                    return WEIR_ENOMEM;
+                run = k;
+            }
+            i = k;
+            if (k == len)
+                goto done;
+            if (!n2)
+                break; /* ASCII next */
+            c = c2;
+            n = n2;
+            info = info2;
+        }
+    }
+done:
+    *pi = i;
+    return nz_pass(z, run, i);
 }
 
 static int nz_run(nz *z, size_t i)
@@ -620,6 +921,17 @@ static int nz_run(nz *z, size_t i)
     int nfkc = (z->flags & WR_NORM_NFKC) != 0;
 
     while (i < len) {
+        if (z->quick) {
+            /* what stops the open segment would flush it anyway: flush it now */
+            if (z->seg_open && nz_stops_at(z, i) && nz_flush(z))
+                return WEIR_ENOMEM;
+            if (!z->seg_open) {
+                if (nz_quick(z, &i))
+                    return WEIR_ENOMEM;
+                if (i == len)
+                    break;
+            }
+        }
         if (in[i] < 0x80) {
             size_t j = i + 1 + ascii_span(in + i + 1, len - i - 1);
             if (nz_flush(z))
@@ -636,16 +948,17 @@ static int nz_run(nz *z, size_t i)
             continue;
         }
         uint32_t c;
-        size_t n = utf8_decode(in + i, len - i, &c);
+        unsigned info;
+        size_t n = nz_decode(z, i, &c, &info);
         int valid = c != WR_INVALID;
-        if (nz_char(z, valid ? c : WR_REPLACEMENT, i, n, valid))
+        if (nz_char(z, valid ? c : WR_REPLACEMENT, info, i, n, valid))
             return WEIR_ENOMEM;
         i += n;
     }
     return nz_flush(z);
 }
 
-int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags)
+static int normalize(wr_norm *out, const char *in, size_t len, unsigned flags, int quick)
 {
     memset(out, 0, sizeof *out);
     if (len > (size_t)UINT32_MAX)
@@ -668,6 +981,18 @@ int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags)
     z.in = u;
     z.len = len;
     z.flags = flags;
+    z.quick = quick;
+    if (flags & WR_NORM_NFKC) {
+        z.stop_need = INFO_NOJOIN;
+        z.pass_any = INFO_STABLE | INFO_NFKC_ASCII;
+        z.fold_when = INFO_NFKC_ASCII;
+    }
+    if (flags & WR_NORM_INVISIBLE) {
+        z.stop_deny = INFO_INVISIBLE;
+        z.pass_deny = INFO_INVISIBLE;
+    }
+    if (flags & WR_NORM_CONFUSABLES)
+        z.fold_when |= INFO_FOLD;
     /* the ASCII prefix passes unchanged, except that with NFKC its last character may
      * compose with what follows */
     size_t start = (flags & WR_NORM_NFKC) && first > 0 ? first - 1 : first;
@@ -690,6 +1015,16 @@ int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags)
     out->len = z.olen;
     out->map = z.map;
     return 0;
+}
+
+int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags)
+{
+    return normalize(out, in, len, flags, 1);
+}
+
+int wr_normalize_slow(wr_norm *out, const char *in, size_t len, unsigned flags)
+{
+    return normalize(out, in, len, flags, 0);
 }
 
 void wr_norm_free(wr_norm *n)

@@ -5,12 +5,21 @@
 #ifndef WEIR_NORMALIZE_H
 #define WEIR_NORMALIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* WR_NORM_CONFUSABLES on one code point: its ASCII look-alike, or cp itself. */
 uint32_t wr_norm_fold(uint32_t cp);
 
+/* The same from the fold tables directly (wr_norm_fold reads a table built from them). */
+uint32_t wr_norm_fold_search(uint32_t cp);
+
 /* 1 when WR_NORM_INVISIBLE drops cp (general category Cf, tags, variation selectors, ...). */
 int wr_norm_invisible(uint32_t cp);
+
+/* wr_normalize without the per-character quick check: every character goes through the
+ * segment machinery. Same results, slower; for differential tests. */
+struct wr_norm;
+int wr_normalize_slow(struct wr_norm *out, const char *in, size_t len, unsigned flags);
 
 #endif

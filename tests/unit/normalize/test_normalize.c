@@ -555,6 +555,12 @@ static void test_confusable_table(void **state)
         expect_norm(&n, s, ALL, want); /* NFKC first must not get in the way */
         wr_norm_free(&n);
     }
+    /* the per-character table agrees with the fold tables everywhere */
+    for (uint32_t c = 0; c < 0x110000; c++) {
+        if (wr_norm_fold(c) != wr_norm_fold_search(c))
+            fail_msg("U+%04X: table fold U+%04X, search U+%04X", c, wr_norm_fold(c),
+                     wr_norm_fold_search(c));
+    }
     /* ASCII and ordinary letters are left alone */
     for (uint32_t c = 0; c < 0x80; c++)
         assert_int_equal(wr_norm_fold(c), c);
@@ -743,6 +749,176 @@ static void test_large_inputs(void **state)
     free(buf);
 }
 
+/* ----------------------------------------------------------------- quick check vs. slow path */
+
+/* wr_normalize (with the per-character quick check) and wr_normalize_slow agree exactly. */
+static void expect_same_as_slow(const char *s, size_t len, unsigned flags)
+{
+    wr_norm a, b;
+    assert_int_equal(wr_normalize(&a, s, len, flags), 0);
+    assert_int_equal(wr_normalize_slow(&b, s, len, flags), 0);
+    check_invariants(&a, s, len);
+    int same = a.identity == b.identity && a.len == b.len &&
+               memcmp(a.text, b.text, a.len) == 0 && (a.map == NULL) == (b.map == NULL) &&
+               (!a.map || memcmp(a.map, b.map, (a.len + 1) * sizeof a.map[0]) == 0);
+    if (!same) {
+        char hex[700] = "";
+        for (size_t i = 0; i < len && i < 200; i++)
+            snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02X ", (unsigned char)s[i]);
+        fail_msg("quick and slow paths differ, flags %u (len %zu vs %zu, identity %d vs %d), "
+                 "input %s",
+                 flags, a.len, b.len, a.identity, b.identity, hex);
+    }
+    wr_norm_free(&a);
+    wr_norm_free(&b);
+}
+
+/* Every code point in the contexts where the quick check decides something: alone, after
+ * ASCII, before ASCII, before a mark, before an invisible + mark, before a Hangul T jamo,
+ * before invalid bytes, twice, and before a decomposing character. */
+static void test_quick_every_code_point(void **state)
+{
+    (void)state;
+    static const unsigned flag_sets[] = {WR_NORM_NFKC, ALL, 0, WR_NORM_INVISIBLE,
+                                         WR_NORM_CONFUSABLES,
+                                         WR_NORM_NFKC | WR_NORM_CONFUSABLES};
+    char s[64];
+    for (uint32_t c = 0x80; c < 0x110000; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        if (c >= 0x10000 && utf8proc_get_property((utf8proc_int32_t)c)->category ==
+                                UTF8PROC_CATEGORY_CN && (c & 0xFF) != 0)
+            continue; /* unassigned astral: sample only */
+        char cp[4];
+        size_t k = put_cp(cp, c);
+        static const char *const after[] = {"", "a", "\xCC\x81", "\xE2\x80\x8B\xCC\xA3",
+                                            "\xE1\x86\xA8", "\xFF", "\xC3\xA9",
+                                            "\xE0\xAC\xBE"};
+        for (size_t a = 0; a < sizeof after / sizeof after[0]; a++) {
+            size_t al = strlen(after[a]);
+            for (int pre = 0; pre < 2; pre++) {
+                size_t n = 0;
+                if (pre)
+                    s[n++] = 'x';
+                memcpy(s + n, cp, k);
+                n += k;
+                memcpy(s + n, after[a], al);
+                n += al;
+                /* all flag sets on a sample, the default and NFKC on everything */
+                size_t nf = (c % 7 == 0) ? sizeof flag_sets / sizeof flag_sets[0] : 2;
+                for (size_t f = 0; f < nf; f++)
+                    expect_same_as_slow(s, n, flag_sets[f]);
+            }
+        }
+        /* the character twice, and after itself behind a mark */
+        memcpy(s, cp, k);
+        memcpy(s + k, cp, k);
+        expect_same_as_slow(s, 2 * k, ALL);
+        expect_same_as_slow(s, 2 * k, WR_NORM_NFKC);
+    }
+}
+
+/* Random strings from a pool that mixes every kind of character the normalizer treats
+ * differently, plus random bytes; every flag combination. */
+static void test_quick_random_strings(void **state)
+{
+    (void)state;
+    static const uint32_t pool[] = {
+        /* ASCII */
+        'a', 'e', 'o', 'u', 'A', 'c', 'i', 'p', 'y', ' ', '.', '-', '@', '1', '<', '=',
+        /* Latin-1 and Latin Extended (stable, some composition starters) */
+        0x00E9, 0x00FC, 0x00E7, 0x00EF, 0x00C5, 0x00E5, 0x00F1, 0x00D6, 0x00E0, 0x00EA, 0x00A0,
+        0x00BD, 0x00B2, 0x0101, 0x0131, 0x0130, 0x017F, 0x1E9B, 0x01D5, 0x1EBF,
+        /* combining marks */
+        0x0300, 0x0301, 0x0302, 0x0304, 0x0307, 0x0308, 0x030A, 0x0323, 0x0327, 0x0338, 0x0345,
+        0x0344, 0x0340, 0x034F, 0x0F71, 0x0F72, 0x0F73, 0x0F80, 0x3099, 0x309A, 0x05BC, 0x0651,
+        /* Hangul: syllables (LV, LVT), conjoining jamo, fillers, compatibility jamo */
+        0xAC00, 0xAC01, 0xD7A3, 0x1100, 0x1112, 0x1161, 0x1175, 0x11A8, 0x11C2, 0x115F, 0x1160,
+        0x3164, 0x3131, 0xFFA0,
+        /* Indic / Myanmar / Balinese two-part vowels */
+        0x0B47, 0x0B3E, 0x0B56, 0x0B57, 0x09C7, 0x09BE, 0x09D7, 0x0CC6, 0x0CC2, 0x0CD5, 0x1025,
+        0x102E, 0x1B05, 0x1B35, 0x0DD9, 0x0DCF, 0x0D46, 0x0D3E,
+        /* CJK, kana, half-width kana + sound marks, CJK compatibility */
+        0x4E2D, 0x6587, 0x3002, 0x304B, 0x30AB, 0xFF76, 0xFF9E, 0xFF9F, 0x3300, 0xF900, 0xFA10,
+        0x2F00,
+        /* full-width */
+        0xFF10, 0xFF19, 0xFF21, 0xFF41, 0xFF20, 0xFF0E, 0xFFE0,
+        /* typographic */
+        0x201C, 0x201D, 0x2018, 0x2019, 0x2013, 0x2014, 0x2026, 0x2212, 0x2044, 0x2126, 0x212B,
+        0x2260, 0x226E, 0x2460, 0xFB01, 0xFDFA, 0x2000, 0x3000, 0x1680, 0x2028,
+        /* invisible */
+        0x00AD, 0x200B, 0x200C, 0x200D, 0x200E, 0x202E, 0x2060, 0xFEFF, 0xFE0F, 0xFE00, 0x180B,
+        0x061C, 0x17B4, 0xE0041, 0xE0100,
+        /* confusables and digits */
+        0x0430, 0x0435, 0x043E, 0x0440, 0x0441, 0x0410, 0x0391, 0x03BF, 0x03B1, 0x04CF, 0x0660,
+        0x0669, 0x06F4, 0x0967, 0x0E53, 0x0431, 0x0451, 0x0419, 0x0439, 0x0306, 0x03AC, 0x1F71,
+        0x0385, 0x03D3, 0x1FEE,
+        /* astral: math letters, emoji, combining, composition pairs, tags */
+        0x1D400, 0x1D7CE, 0x1F600, 0x1F1FA, 0x11099, 0x110BA, 0x11131, 0x11127, 0x11347,
+        0x1133E, 0x11357, 0x114B9, 0x114BA, 0x114B0, 0x1D15E, 0x1D165, 0x1D16E, 0x2F800,
+        /* specials */
+        0xFFFD, 0xFFFC, 0x0085,
+    };
+    char s[512];
+    for (int iter = 0; iter < 30000; iter++) {
+        size_t n = 0, count = next_rand() % 40;
+        int density = (int)(next_rand() % 4); /* some strings mostly ASCII, some not at all */
+        for (size_t i = 0; i < count; i++) {
+            uint32_t r = next_rand() % 32;
+            if (r == 0) {
+                s[n++] = (char)(0x80 + next_rand() % 0x80); /* stray / invalid bytes */
+                if (next_rand() % 2)
+                    s[n++] = (char)(next_rand() % 0x100);
+                continue;
+            }
+            uint32_t c;
+            if (r == 1) {
+                do
+                    c = 0x80 + next_rand() % 0x30000;
+                while (c >= 0xD800 && c <= 0xDFFF);
+            } else if ((int)(r % 4) < density) {
+                c = 'a' + next_rand() % 26;
+            } else {
+                c = pool[next_rand() % (sizeof pool / sizeof pool[0])];
+            }
+            n += put_cp(s + n, c);
+        }
+        if (next_rand() % 8 == 0 && n > 0)
+            n -= 1 + next_rand() % (n < 3 ? n : 3); /* may cut a character */
+        for (unsigned flags = 0; flags <= ALL; flags++)
+            expect_same_as_slow(s, n, flags);
+    }
+}
+
+/* Long mixed text, where the quick check runs between changes (materialized output). */
+static void test_quick_long_text(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "caf\xC3\xA9 ", "na\xC3\xAFve ", "\xE2\x80\x9Cquoted\xE2\x80\x9D ", "Z\xC3\xBCrich ",
+        "fa\xC3\xA7" "ade ", "the ", "report ", "\xEF\xBC\x91\xEF\xBC\x92 ", "p\xD0\xB0ypal ",
+        "jo\xE2\x80\x8Bhn ", "e\xCC\x81 ", "\xC3\xBC\xCC\x81", "\xE4\xB8\xAD\xE6\x96\x87 ",
+        "\xEA\xB0\x80\xE1\x86\xA8 ", "\xFF ", "\xEF\xAC\x81le ", "\xF0\x9F\x98\x80 ",
+        "\xE0\xAD\x87\xE0\xAC\xBE ",
+    };
+    static char buf[1 << 16];
+    for (int iter = 0; iter < 200; iter++) {
+        size_t n = 0;
+        while (1) {
+            const char *p = pieces[next_rand() % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(p);
+            if (n + pl > sizeof buf)
+                break;
+            memcpy(buf + n, p, pl);
+            n += pl;
+            if (iter % 2 && n > 2000)
+                break;
+        }
+        for (unsigned flags = 0; flags <= ALL; flags++)
+            expect_same_as_slow(buf, n, flags);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -763,6 +939,9 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_large_inputs),
+        cmocka_unit_test(test_quick_every_code_point),
+        cmocka_unit_test(test_quick_random_strings),
+        cmocka_unit_test(test_quick_long_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
