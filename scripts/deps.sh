@@ -4,7 +4,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang
       libpcre2-dev libyaml-dev libjansson-dev libssl-dev libutf8proc-dev zlib1g-dev
-      libcmocka-dev python3)
+      libcmocka-dev python3 jq openssl gzip)
 
 missing=()
 for p in "${PKGS[@]}"; do

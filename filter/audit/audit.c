@@ -1,0 +1,799 @@
+/*
+ * audit.c - the audit trail: journal (group commit), log-file rolls, digests, recovery.
+ *
+ * Every record is appended to journal/journal.jsonl first. SYNC: the caller returns once
+ * an fdatasync covers its line; concurrent callers share one fdatasync (group commit).
+ * BATCH: a background thread syncs at most batch_ms after the first unsynced write.
+ * A roll moves the journal's complete lines into one gzip log file (temp, fsync, rename,
+ * fsync dir) and only then empties the journal. See docs/audit.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit/writer.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+static int pwrite_all(int fd, const char *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, char *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            return -EIO;
+        p += r;
+        n -= (size_t)r;
+        off += r;
+    }
+    return 0;
+}
+
+static void mono_now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static void note_time(char *newest, char *oldest, const char *t)
+{
+    if (!newest[0] || strcmp(t, newest) > 0)
+        snprintf(newest, WR_AUDIT_TIME_LEN + 1, "%s", t);
+    if (!oldest[0] || strcmp(t, oldest) < 0)
+        snprintf(oldest, WR_AUDIT_TIME_LEN + 1, "%s", t);
+}
+
+static int fail_set(weir_audit *a, weir_error *err, int code, const char *path, const char *fmt,
+                    ...) WR_PRINTF(5, 6);
+
+static int fail_set(weir_audit *a, weir_error *err, int code, const char *path, const char *fmt,
+                    ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    wr_error_set(&a->last_err, code, path, 0, 0, "%s", text);
+    if (err)
+        *err = a->last_err;
+    atomic_store(&a->healthy, 0);
+    return code;
+}
+
+static void wait_idle(weir_audit *a)
+{
+    while (a->syncing)
+        pthread_cond_wait(&a->synced_cv, &a->mu);
+}
+
+/* ------------------------------------------------------------------ delivery */
+
+/*
+ * Writes `lines` (complete journal lines) as one log file and remembers it for the next
+ * digest. Nothing is written for len == 0.
+ */
+static int deliver(weir_audit *a, const char *lines, size_t len, const char *newest,
+                   const char *oldest, weir_error *err)
+{
+    if (len == 0)
+        return 0;
+    time_t now = wr_audit_now();
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char ymd[16], stamp[16], rnd[17];
+    strftime(ymd, sizeof ymd, "%Y/%m/%d", &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
+    if (wr_audit_random_name(rnd) != 0)
+        return fail_set(a, err, WEIR_EINTERNAL, NULL, "audit: %s", "RAND_bytes failed");
+    wr_buf rel, abs, name;
+    wr_buf_init(&rel);
+    wr_buf_init(&abs);
+    wr_buf_init(&name);
+    wr_buf_printf(&rel, "AWSLogs/%s/CloudTrail/%s/%s", a->account, a->region, ymd);
+    wr_buf_printf(&abs, "%s/%s", a->dir, rel.data ? rel.data : "");
+    wr_buf_printf(&name, "%s_CloudTrail_%s_%s_%s.json.gz", a->account, a->region, stamp, rnd);
+    char *env = wr_malloc(len + 14);
+    int rc = 0, e;
+    if (rel.oom || abs.oom || name.oom || !env) {
+        rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+        goto done;
+    }
+    /* {"Records":[l1,l2,...]}: each line's '\n' becomes ',' and the last "]}" */
+    memcpy(env, "{\"Records\":[", 12);
+    memcpy(env + 12, lines, len);
+    for (size_t i = 12; i < 12 + len - 1; i++)
+        if (env[i] == '\n')
+            env[i] = ',';
+    memcpy(env + 12 + len - 1, "]}", 3);
+    size_t elen = len + 13;
+    if ((e = wr_audit_mkdirs(a->dir, rel.data)) != 0) {
+        rc = fail_set(a, err, WEIR_EIO, abs.data, "cannot create the audit log directory: %s",
+                      strerror(-e));
+        goto done;
+    }
+    weir_error we = {0};
+    if ((rc = wr_audit_write_gz(abs.data, name.data, env, elen, &we)) != 0) {
+        a->last_err = we;
+        if (err)
+            *err = we;
+        atomic_store(&a->healthy, 0);
+        goto done;
+    }
+    if (a->chain.key) {
+        char hash[65];
+        wr_audit_sha256_hex(hash, env, elen);
+        wr_buf obj;
+        wr_buf_init(&obj);
+        wr_buf_printf(&obj, "%s/%s", rel.data, name.data);
+        if (obj.oom || wr_chain_add_log(&a->chain, obj.data, hash, newest, oldest) != 0)
+            rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    }
+done:
+    free(env);
+    wr_buf_free(&rel);
+    wr_buf_free(&abs);
+    wr_buf_free(&name);
+    return rc;
+}
+
+/* Moves the journal's records into a log file, then empties the journal. Lock held. */
+static int roll(weir_audit *a, weir_error *err)
+{
+    wait_idle(a);
+    size_t n = (size_t)(a->written - a->jbase);
+    if (n == 0 || a->jfd < 0)
+        return 0;
+    char *buf = wr_malloc(n);
+    if (!buf)
+        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    int e = pread_all(a->jfd, buf, n, 0);
+    if (e != 0) {
+        free(buf);
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
+                        strerror(-e));
+    }
+    int rc = deliver(a, buf, n, a->newest, a->oldest, err);
+    free(buf);
+    if (rc != 0)
+        return rc;
+    /* the records are durable in the log file: the journal starts over */
+    a->jbase = a->written;
+    a->synced = a->written;
+    a->jfirst = 0;
+    a->newest[0] = a->oldest[0] = '\0';
+    if (ftruncate(a->jfd, 0) != 0 || fdatasync(a->jfd) != 0) {
+        a->torn = 1; /* emptied before the next write; a crash first only duplicates */
+        return fail_set(a, err, WEIR_EIO, a->journal_path,
+                        "cannot truncate the audit journal: %s", strerror(errno));
+    }
+    return 0;
+}
+
+static int digest_due(weir_audit *a, time_t now)
+{
+    return a->chain.key &&
+           (a->chain.failed || now - a->chain.start >= (time_t)a->digest_seconds);
+}
+
+static int write_digest(weir_audit *a, time_t now, weir_error *err)
+{
+    weir_error we = {0};
+    int rc = wr_chain_write(&a->chain, a->dir, a->account, a->region, a->trail, a->bucket, now,
+                            &we);
+    if (rc != 0) {
+        a->last_err = we;
+        if (err)
+            *err = we;
+        atomic_store(&a->healthy, 0);
+    }
+    return rc;
+}
+
+/* Rolls and writes digests that are due. `incoming`: bytes about to be appended. */
+static int maintain(weir_audit *a, size_t incoming, weir_error *err)
+{
+    time_t now = wr_audit_now();
+    size_t have = (size_t)(a->written - a->jbase);
+    int rc;
+    if (have > 0 && (now - a->jfirst >= (time_t)a->roll_seconds ||
+                     have + incoming > a->roll_bytes)) {
+        if ((rc = roll(a, err)) != 0)
+            return rc;
+    }
+    if (digest_due(a, now)) {
+        /* a digest covers every log delivered up to its end: roll first */
+        if ((rc = roll(a, err)) != 0)
+            return rc;
+        if ((rc = write_digest(a, now, err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the journal */
+
+/* Length of the complete lines at the start of buf. */
+static size_t complete_len(const char *buf, size_t len)
+{
+    while (len > 0 && buf[len - 1] != '\n')
+        len--;
+    return len;
+}
+
+/*
+ * Opens (creating) the journal and takes its lock. Lock held (or at open). A non-empty
+ * journal found here is kept: its complete lines join the next roll.
+ */
+static int journal_open(weir_audit *a, weir_error *err)
+{
+    struct stat st;
+    if (stat(a->dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail_set(a, err, WEIR_EIO, a->dir,
+                        "the audit trail directory is missing (%s): recreate it",
+                        strerror(errno ? errno : ENOTDIR));
+    int e = wr_audit_mkdirs(a->dir, "journal");
+    if (e != 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot create the audit journal directory: %s", strerror(-e));
+    int fd = open(a->journal_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot open the audit journal: %s",
+                        strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int en = errno;
+        close(fd);
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "%s",
+                        en == EWOULDBLOCK ? "the audit trail is in use by another writer"
+                                          : strerror(en));
+    }
+    if (wr_audit_fsync_dir(a->journal_dir) != 0) {
+        close(fd);
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot fsync the audit journal directory: %s", strerror(errno));
+    }
+    a->jfd = fd;
+    return 0;
+}
+
+/*
+ * Makes the journal writable again after a failure: reopens it when it was removed (copying
+ * back the records the old, unlinked file still holds), drops a torn tail, retries a failed
+ * background sync, then rolls or writes digests that are due. Lock held.
+ */
+static int prepare(weir_audit *a, size_t incoming, weir_error *err)
+{
+    struct stat st;
+    if (a->jfd >= 0 && fstat(a->jfd, &st) == 0 && st.st_nlink == 0) {
+        wait_idle(a);
+        a->orphan_fd = a->jfd;
+        a->orphan_len = (size_t)(a->written - a->jbase);
+        a->jfd = -1;
+    }
+    if (a->jfd < 0) {
+        wait_idle(a);
+        int rc = journal_open(a, err);
+        if (rc != 0)
+            return rc;
+        /* keep what a new journal holds (complete lines only) */
+        off_t size = lseek(a->jfd, 0, SEEK_END);
+        size_t keep = 0;
+        if (size > 0) {
+            char *b = wr_malloc((size_t)size);
+            if (!b || pread_all(a->jfd, b, (size_t)size, 0) != 0) {
+                free(b);
+                close(a->jfd);
+                a->jfd = -1;
+                return fail_set(a, err, WEIR_EIO, a->journal_path, "%s",
+                                "cannot read the audit journal");
+            }
+            keep = complete_len(b, (size_t)size);
+            free(b);
+        }
+        if (a->orphan_fd >= 0 && a->orphan_len > 0) {
+            char *b = wr_malloc(a->orphan_len);
+            int e = b ? pread_all(a->orphan_fd, b, a->orphan_len, 0) : -ENOMEM;
+            if (e == 0)
+                e = pwrite_all(a->jfd, b, a->orphan_len, (off_t)keep);
+            free(b);
+            if (e != 0) {
+                a->torn = 1;
+                if (ftruncate(a->jfd, (off_t)keep) == 0)
+                    a->torn = 0;
+                close(a->jfd);
+                a->jfd = -1;
+                return fail_set(a, err, WEIR_EIO, a->journal_path,
+                                "cannot copy records into the recreated audit journal: %s",
+                                strerror(-e));
+            }
+        }
+        if (ftruncate(a->jfd, (off_t)(keep + a->orphan_len)) != 0 || fdatasync(a->jfd) != 0) {
+            close(a->jfd);
+            a->jfd = -1;
+            return fail_set(a, err, WEIR_EIO, a->journal_path,
+                            "cannot sync the recreated audit journal: %s", strerror(errno));
+        }
+        if (a->orphan_fd >= 0)
+            close(a->orphan_fd);
+        a->orphan_fd = -1;
+        a->jbase = a->written - (keep + a->orphan_len);
+        a->orphan_len = 0;
+        a->synced = a->written;
+        a->torn = 0;
+        if (a->written > a->jbase && !a->jfirst)
+            a->jfirst = wr_audit_now();
+    }
+    if (a->torn) {
+        wait_idle(a);
+        if (ftruncate(a->jfd, (off_t)(a->written - a->jbase)) != 0)
+            return fail_set(a, err, WEIR_EIO, a->journal_path,
+                            "cannot truncate the audit journal: %s", strerror(errno));
+        a->torn = 0;
+    }
+    if (a->bg_failed) {
+        wait_idle(a);
+        if (fdatasync(a->jfd) != 0)
+            return fail_set(a, err, WEIR_EIO, a->journal_path,
+                            "cannot fsync the audit journal: %s", strerror(errno));
+        a->synced = a->written;
+        a->bg_failed = 0;
+    }
+    return maintain(a, incoming, err);
+}
+
+/*
+ * Waits until an fdatasync covers `target` (group commit: one thread syncs for all).
+ * `drop`: on failure, unsynced records are removed (SYNC: nobody was told they are written).
+ * Lock held; released during fdatasync.
+ */
+static int sync_to(weir_audit *a, uint64_t target, int drop, weir_error *err)
+{
+    uint64_t gen = a->fail_gen;
+    while (a->synced < target) {
+        if (a->fail_gen != gen) {
+            if (err)
+                *err = a->last_err;
+            return WEIR_EIO;
+        }
+        if (a->syncing) {
+            pthread_cond_wait(&a->synced_cv, &a->mu);
+            continue;
+        }
+        a->syncing = 1;
+        uint64_t goal = a->written;
+        int fd = a->jfd;
+        pthread_mutex_unlock(&a->mu);
+        int e = fdatasync(fd) != 0 ? errno : 0;
+        struct stat st;
+        int gone = !e && fstat(fd, &st) == 0 && st.st_nlink == 0;
+        pthread_mutex_lock(&a->mu);
+        a->syncing = 0;
+        if (!e && !gone) {
+            if (goal > a->synced)
+                a->synced = goal;
+            pthread_cond_broadcast(&a->synced_cv);
+            continue;
+        }
+        if (gone)
+            fail_set(a, NULL, WEIR_EIO, a->journal_path, "%s",
+                     "the audit journal was removed (is the trail directory gone?)");
+        else
+            fail_set(a, NULL, WEIR_EIO, a->journal_path, "cannot fsync the audit journal: %s",
+                     strerror(e));
+        if (drop) {
+            if (ftruncate(a->jfd, (off_t)(a->synced - a->jbase)) != 0)
+                a->torn = 1;
+            a->written = a->synced;
+            a->fail_gen++;
+        } else {
+            a->bg_failed = 1;
+        }
+        pthread_cond_broadcast(&a->synced_cv);
+        if (err)
+            *err = a->last_err;
+        return WEIR_EIO;
+    }
+    return 0;
+}
+
+static int append(weir_audit *a, const char *line, size_t n, const char *event_time,
+                  weir_error *err)
+{
+    pthread_mutex_lock(&a->mu);
+    int rc = prepare(a, n, err);
+    if (rc != 0)
+        goto done;
+    off_t off = (off_t)(a->written - a->jbase);
+    int e = pwrite_all(a->jfd, line, n, off);
+    if (e != 0) {
+        a->torn = 1;
+        if (ftruncate(a->jfd, off) == 0)
+            a->torn = 0;
+        rc = fail_set(a, err, WEIR_EIO, a->journal_path, "cannot write the audit journal: %s",
+                      strerror(-e));
+        goto done;
+    }
+    int was_clean = a->synced == a->written;
+    a->written += n;
+    if (!a->jfirst)
+        a->jfirst = wr_audit_now();
+    note_time(a->newest, a->oldest, event_time);
+    if (a->jsonl_fd >= 0) {
+        /* a copy for log shippers: its failure does not fail the record */
+        const char *p = line;
+        size_t left = n;
+        while (left > 0) {
+            ssize_t w = write(a->jsonl_fd, p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    if (a->durability == WEIR_AUDIT_SYNC) {
+        rc = sync_to(a, a->written, 1, err);
+    } else if (was_clean) {
+        mono_now(&a->dirty_since);
+        pthread_cond_signal(&a->tick_cv);
+    }
+done:
+    if (rc == 0)
+        atomic_store(&a->healthy, 1);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ background thread */
+
+static void *ticker(void *arg)
+{
+    weir_audit *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop) {
+        struct timespec now, dl;
+        mono_now(&now);
+        int dirty = a->durability == WEIR_AUDIT_BATCH && a->written > a->synced && a->jfd >= 0;
+        if (dirty) {
+            dl = a->dirty_since;
+            dl.tv_nsec += (long)(a->batch_ms % 1000) * 1000000L;
+            dl.tv_sec += a->batch_ms / 1000 + dl.tv_nsec / 1000000000L;
+            dl.tv_nsec %= 1000000000L;
+        } else {
+            dl = now;
+            dl.tv_nsec += 250000000L;
+            dl.tv_sec += dl.tv_nsec / 1000000000L;
+            dl.tv_nsec %= 1000000000L;
+        }
+        if (now.tv_sec < dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec < dl.tv_nsec))
+            pthread_cond_timedwait(&a->tick_cv, &a->mu, &dl);
+        if (a->stop)
+            break;
+        mono_now(&now);
+        dirty = a->durability == WEIR_AUDIT_BATCH && a->written > a->synced && a->jfd >= 0;
+        if (dirty && (now.tv_sec > dl.tv_sec ||
+                      (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec)))
+            sync_to(a, a->written, 0, NULL);
+        /* time-based rolls and digests; failures wait for the next caller to report them */
+        if (a->jfd >= 0 && !a->torn && !a->bg_failed && a->orphan_fd < 0)
+            maintain(a, 0, NULL);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+/* Delivers the complete, valid records a previous run left in the journal. At open. */
+static int recover(weir_audit *a, weir_error *err)
+{
+    off_t size = lseek(a->jfd, 0, SEEK_END);
+    if (size < 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
+                        strerror(errno));
+    if (size == 0)
+        return 0;
+    char *buf = wr_malloc((size_t)size);
+    if (!buf)
+        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    int e = pread_all(a->jfd, buf, (size_t)size, 0);
+    if (e != 0) {
+        free(buf);
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
+                        strerror(-e));
+    }
+    /* keep complete lines that parse; a torn last line (no '\n') is dropped */
+    size_t len = complete_len(buf, (size_t)size), out = 0;
+    char newest[WR_AUDIT_TIME_LEN + 1] = "", oldest[WR_AUDIT_TIME_LEN + 1] = "";
+    for (size_t i = 0; i < len;) {
+        char *nl = memchr(buf + i, '\n', len - i);
+        size_t ll = (size_t)(nl - (buf + i)) + 1;
+        json_t *j = ll > 1 ? json_loadb(buf + i, ll - 1, 0, NULL) : NULL;
+        const char *t = json_string_value(json_object_get(j, "eventTime"));
+        if (json_is_object(j)) {
+            if (t && wr_audit_parse_time(t) >= 0)
+                note_time(newest, oldest, t);
+            memmove(buf + out, buf + i, ll);
+            out += ll;
+        }
+        json_decref(j);
+        i += ll;
+    }
+    int rc = deliver(a, buf, out, newest, oldest, err);
+    free(buf);
+    if (rc != 0)
+        return rc;
+    if (ftruncate(a->jfd, 0) != 0 || fdatasync(a->jfd) != 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path,
+                        "cannot truncate the audit journal after recovery: %s", strerror(errno));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ public API */
+
+static int name_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 128)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+static void audit_free(weir_audit *a)
+{
+    if (a->jfd >= 0)
+        close(a->jfd);
+    if (a->orphan_fd >= 0)
+        close(a->orphan_fd);
+    wr_chain_free(&a->chain);
+    if (a->hash_key) {
+        wr_wipe(a->hash_key, a->hash_key_len);
+        free(a->hash_key);
+    }
+    free(a->dir);
+    free(a->account);
+    free(a->region);
+    free(a->trail);
+    free(a->bucket);
+    free(a->journal_dir);
+    free(a->journal_path);
+    pthread_cond_destroy(&a->tick_cv);
+    pthread_cond_destroy(&a->synced_cv);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+int weir_audit_open(weir_audit **out, const weir_audit_options *opt, weir_error *err)
+{
+    if (!out || !opt)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_open: NULL argument");
+    *out = NULL;
+    if (opt->version != WEIR_AUDIT_OPTIONS_VERSION)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "weir_audit_open: options version %u, expected %u (use "
+                            "WEIR_AUDIT_OPTIONS_INIT)", opt->version, WEIR_AUDIT_OPTIONS_VERSION);
+    if (!opt->dir || !*opt->dir)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_open: no trail directory");
+    const char *account = opt->account_id ? opt->account_id : "000000000000";
+    const char *region = opt->region ? opt->region : "us-east-1";
+    const char *trail = opt->trail_name ? opt->trail_name : "weir";
+    const char *bucket = opt->bucket ? opt->bucket : "local";
+    size_t al = strlen(account);
+    int acct_ok = al == 12;
+    for (size_t i = 0; i < al && acct_ok; i++)
+        acct_ok = account[i] >= '0' && account[i] <= '9';
+    if (!acct_ok)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "audit account id \"%.40s\" is not 12 digits", account);
+    if (!name_ok(region) || !name_ok(trail) || !name_ok(bucket))
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "audit region, trail and bucket names may only use letters, digits, "
+                            "'-', '.' and '_'");
+    if (opt->durability != WEIR_AUDIT_SYNC && opt->durability != WEIR_AUDIT_BATCH)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "audit durability must be sync or batch");
+    if ((opt->hash_key && opt->hash_key_len < 16) || (!opt->hash_key && opt->hash_key_len))
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "the audit hash key must be at least 16 bytes");
+
+    weir_audit *a = wr_calloc(1, sizeof *a);
+    if (!a)
+        return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: out of memory");
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->synced_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->tick_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    a->jfd = a->orphan_fd = -1;
+    a->jsonl_fd = opt->jsonl_fd;
+    atomic_init(&a->healthy, 1);
+    a->durability = opt->durability;
+    a->batch_ms = opt->batch_ms ? opt->batch_ms : 100;
+    a->roll_seconds = opt->roll_seconds ? opt->roll_seconds : 300;
+    a->roll_bytes = opt->roll_bytes ? opt->roll_bytes : (size_t)16 * 1024 * 1024;
+    a->digest_seconds = opt->digest_seconds ? opt->digest_seconds : 3600;
+    size_t dl = strlen(opt->dir);
+    while (dl > 1 && opt->dir[dl - 1] == '/')
+        dl--;
+    a->dir = wr_strndup(opt->dir, dl);
+    a->account = wr_strdup(account);
+    a->region = wr_strdup(region);
+    a->trail = wr_strdup(trail);
+    a->bucket = wr_strdup(bucket);
+    wr_buf jd, jp;
+    wr_buf_init(&jd);
+    wr_buf_init(&jp);
+    wr_buf_printf(&jd, "%.*s/journal", (int)dl, opt->dir);
+    wr_buf_printf(&jp, "%.*s/journal/journal.jsonl", (int)dl, opt->dir);
+    a->journal_dir = jd.data;
+    a->journal_path = jp.data;
+    int rc = 0;
+    if (opt->hash_key) {
+        a->hash_key = wr_malloc(opt->hash_key_len);
+        if (a->hash_key) {
+            memcpy(a->hash_key, opt->hash_key, opt->hash_key_len);
+            a->hash_key_len = opt->hash_key_len;
+        }
+    }
+    if (!a->dir || !a->account || !a->region || !a->trail || !a->bucket || jd.oom || jp.oom ||
+        (opt->hash_key && !a->hash_key)) {
+        rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: out of memory");
+        goto fail;
+    }
+    /* the root is created at open only: later, a missing root is an error, not recreated */
+    char *slash = a->dir;
+    while ((slash = strchr(slash + 1, '/')) != NULL) {
+        *slash = '\0';
+        mkdir(a->dir, 0750);
+        *slash = '/';
+    }
+    if (mkdir(a->dir, 0750) != 0 && errno != EEXIST) {
+        rc = wr_error_set(err, WEIR_EIO, a->dir, 0, 0, "cannot create the audit trail directory: %s",
+                          strerror(errno));
+        goto fail;
+    }
+    if (opt->signing_key_file &&
+        (rc = wr_chain_load_key(&a->chain, opt->signing_key_file, err)) != 0)
+        goto fail;
+    if ((rc = journal_open(a, err)) != 0)
+        goto fail;
+    time_t now = wr_audit_now();
+    if (a->chain.key &&
+        (rc = wr_chain_resume(&a->chain, a->dir, a->account, a->region, a->trail, now, err)) != 0)
+        goto fail;
+    if ((rc = recover(a, err)) != 0)
+        goto fail;
+    if (pthread_create(&a->ticker, NULL, ticker, a) != 0) {
+        rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: cannot start the writer thread");
+        goto fail;
+    }
+    a->have_ticker = 1;
+    *out = a;
+    return 0;
+fail:
+    audit_free(a);
+    return rc;
+}
+
+static int check_event(const weir_audit_event *ev, weir_error *err)
+{
+    if (ev->version != WEIR_AUDIT_EVENT_VERSION)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "weir_audit_event version %u, expected %u (use WEIR_AUDIT_EVENT_INIT)",
+                            ev->version, WEIR_AUDIT_EVENT_VERSION);
+    return 0;
+}
+
+static wr_record_cfg record_cfg(const weir_audit *a)
+{
+    wr_record_cfg c = {a->account, a->region, a->hash_key, a->hash_key_len};
+    return c;
+}
+
+int weir_audit_record(weir_audit *a, const weir_audit_event *ev, const weir_result *result,
+                      const char *text, size_t len, weir_error *err)
+{
+    if (!a || !ev)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_record: NULL argument");
+    int rc = check_event(ev, err);
+    if (rc)
+        return rc;
+    wr_record_cfg cfg = record_cfg(a);
+    char *line = NULL;
+    size_t n = 0;
+    char t[WR_AUDIT_TIME_LEN + 1];
+    rc = wr_audit_build_record(&line, &n, t, &cfg, ev, result, text, len, 0, NULL, err);
+    if (rc == 0)
+        rc = append(a, line, n, t, err);
+    free(line);
+    return rc;
+}
+
+int weir_audit_record_gate(weir_audit *a, const char *event_name, const char *message,
+                           const weir_policy *policy, weir_error *err)
+{
+    if (!a || !event_name)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_record_gate: NULL argument");
+    weir_audit_event ev = WEIR_AUDIT_EVENT_INIT;
+    ev.event_name = event_name;
+    ev.error_message = message;
+    wr_record_cfg cfg = record_cfg(a);
+    char *line = NULL;
+    size_t n = 0;
+    char t[WR_AUDIT_TIME_LEN + 1];
+    int rc = wr_audit_build_record(&line, &n, t, &cfg, &ev, NULL, NULL, 0, 1, policy, err);
+    if (rc == 0)
+        rc = append(a, line, n, t, err);
+    free(line);
+    return rc;
+}
+
+int weir_audit_flush(weir_audit *a, weir_error *err)
+{
+    if (!a)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_flush: NULL argument");
+    pthread_mutex_lock(&a->mu);
+    int rc = prepare(a, 0, err);
+    if (rc == 0)
+        rc = roll(a, err);
+    if (rc == 0)
+        atomic_store(&a->healthy, 1);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+int weir_audit_healthy(const weir_audit *a)
+{
+    return a ? atomic_load(&((weir_audit *)a)->healthy) : 0;
+}
+
+void weir_audit_close(weir_audit *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->tick_cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->have_ticker)
+        pthread_join(a->ticker, NULL);
+    pthread_mutex_lock(&a->mu);
+    /* best effort: what cannot be delivered now stays in the journal for the next open */
+    if (prepare(a, 0, NULL) == 0 && roll(a, NULL) == 0 && a->chain.key)
+        write_digest(a, wr_audit_now(), NULL);
+    pthread_mutex_unlock(&a->mu);
+    audit_free(a);
+}
