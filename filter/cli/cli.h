@@ -37,6 +37,7 @@ enum { CLI_OK = 0, CLI_BLOCKED = 1, CLI_USAGE = 2 };
 /* Each command gets argv with argv[0] = its own name. Returns the exit status. */
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_policy(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
 
 /* Help text for "check", "policy", "policy lint", ... to `out`; 0, or -1 if unknown. */
 int cli_help_topic(FILE *out, const char *topic);

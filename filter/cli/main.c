@@ -20,7 +20,7 @@ static const cli_command commands[] = {
     {"check", cli_cmd_check, "check text against a policy (offline)"},
     {"policy", cli_cmd_policy, "lint, test and inspect policies"},
     {"serve", NULL, "run the HTTP sidecar (not built yet)"},
-    {"audit", NULL, "verify and query the audit trail (not built yet)"},
+    {"audit", cli_cmd_audit, "verify, query and count the audit trail"},
 };
 
 static const char usage_main[] =
@@ -113,6 +113,70 @@ static const char help_policy_detectors[] =
     "Lists the builtin detectors a policy can name in 'detect:', with the Bedrock Guardrails\n"
     "entity type each reports.\n";
 
+static const char help_audit[] =
+    "usage: weir audit <subcommand> [<args>]\n"
+    "\n"
+    "Subcommands:\n"
+    "  verify DIR --public-key PEM   check the signed digest chain and every log file\n"
+    "  query DIR [filters]           list records, newest first\n"
+    "  stats DIR [--since T]         count records by principal, model, rule and action\n"
+    "\n"
+    "DIR is the trail's root directory (the gate's audit 'dir'). Times T are ISO 8601 UTC\n"
+    "(2026-08-01T10:00:00Z, 2026-08-01T10:00Z, 2026-08-01) or relative to now (-30m, -1h,\n"
+    "-7d, -2w). Run 'weir help audit <subcommand>' for details; see docs/audit-review.md.\n";
+
+static const char help_audit_verify[] =
+    "usage: weir audit verify DIR --public-key PEM [--start T] [--end T] [-v]\n"
+    "\n"
+    "Checks the trail like 'aws cloudtrail validate-logs': lists the digest files whose end\n"
+    "time is in [start, end] (default: all), walks each chain newest to oldest, and checks\n"
+    "every digest (signature, key fingerprint, link to the previous digest, location) and\n"
+    "every log file it lists (SHA-256 of the uncompressed content). Log files on disk that\n"
+    "no digest lists are reported too. One line per file:\n"
+    "  Digest file<TAB>PATH<TAB>valid | INVALID: REASON\n"
+    "  Log file<TAB>PATH<TAB>valid | INVALID: REASON\n"
+    "then 'N/M digest files valid' and 'N/M log files valid'.\n"
+    "\n"
+    "Options:\n"
+    "  -k, --public-key PEM   RSA public key (SPKI or PKCS#1 PEM); repeat for rotated keys\n"
+    "      --start T          oldest digest end time to check\n"
+    "      --end T            newest digest end time to check\n"
+    "  -v, --verbose          give the detail of each failure; list pending log files\n"
+    "\n"
+    "Exit status: 0 everything in range is valid, 1 anything invalid (or no digest in\n"
+    "range), 2 usage error or unreadable key.\n";
+
+static const char help_audit_query[] =
+    "usage: weir audit query DIR [options]\n"
+    "\n"
+    "Reads the journal and every log file, drops duplicate records (same eventID), keeps\n"
+    "the ones that pass every filter and prints them newest first.\n"
+    "\n"
+    "Options:\n"
+    "      --since T          events at or after T\n"
+    "      --until T          events at or before T\n"
+    "      --principal GLOB   caller ARN (userIdentity.arn) or its role ARN (sessionIssuer);\n"
+    "                         '*' and '?' do not cross ':'\n"
+    "      --model GLOB       requestParameters.modelId\n"
+    "      --rule GLOB        a rule that fired (additionalEventData.findings[].rule)\n"
+    "      --action A         what was done: allow, log, redact or block\n"
+    "      --event GLOB       eventName (InvokeModel, Converse, GateStart, ...)\n"
+    "  -n, --limit N          at most N records (the newest)\n"
+    "  -f, --format F         table (default), json (one array of the records), jsonl\n"
+    "                         (one record per line) or csv (with a header row)\n"
+    "  -v, --verbose          print counts (files read and skipped, duplicates) to stderr\n"
+    "\n"
+    "Exit status: 0 success, 1 some file or record could not be read (warnings on stderr;\n"
+    "the rest is printed), 2 usage error or unreadable DIR.\n";
+
+static const char help_audit_stats[] =
+    "usage: weir audit stats DIR [--since T] [--until T] [--format table|json] [-v]\n"
+    "\n"
+    "Counts the deduplicated records in the range by action, principal, model and rule (a\n"
+    "rule counts once per record in which it fired).\n"
+    "\n"
+    "Exit status: as for 'weir audit query'.\n";
+
 static void print_main_usage(FILE *out)
 {
     fputs(usage_main, out);
@@ -132,6 +196,10 @@ int cli_help_topic(FILE *out, const char *topic)
         {"policy lint", help_policy_lint},
         {"policy test", help_policy_test},
         {"policy detectors", help_policy_detectors},
+        {"audit", help_audit},
+        {"audit verify", help_audit_verify},
+        {"audit query", help_audit_query},
+        {"audit stats", help_audit_stats},
     };
     if (!topic || !*topic) {
         print_main_usage(out);

@@ -92,7 +92,7 @@ case_help() {
     run 2 serve
     has "$TMP/err" 'not built'
     run 2 audit verify
-    has "$TMP/err" 'not built'
+    has "$TMP/err" 'which trail'
 }
 
 case_exit_codes() {

@@ -6,3 +6,9 @@ foreach(case ${WEIR_CLI_TEST_CASES})
   add_test(NAME cli/${case}
     COMMAND ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh $<TARGET_FILE:weir_cli> ${CMAKE_SOURCE_DIR} ${case})
 endforeach()
+
+# `weir audit verify|query|stats` over trails built by the script (gzip + openssl CLI).
+foreach(case help verify verify-tampered query stats)
+  add_test(NAME cli/audit-${case}
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/audit_test.sh $<TARGET_FILE:weir_cli> ${case})
+endforeach()
