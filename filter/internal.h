@@ -76,6 +76,12 @@ void wr_hex(char *out, const unsigned char *in, size_t n);
 /* Wipes memory that held secrets (not optimised away). */
 void wr_wipe(void *p, size_t n);
 
+/*
+ * 1 when the JSON text s[0..n) nests no deeper than max_depth (brackets outside strings);
+ * a cheap check before handing untrusted JSON to a parser with a fixed depth limit.
+ */
+int wr_json_depth_ok(const char *s, size_t n, int max_depth);
+
 /* Levenshtein distance, for "did you mean" suggestions. Bounded: returns > max early. */
 size_t wr_edit_distance(const char *a, const char *b, size_t max);
 

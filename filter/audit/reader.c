@@ -187,31 +187,6 @@ wr_gz_status wr_gz_stream_file(const char *path, size_t max, wr_gz_sink sink, vo
 
 /* ------------------------------------------------------------------ JSON */
 
-int wr_json_depth_ok(const char *s, size_t n, int max_depth)
-{
-    int depth = 0, in_str = 0, esc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (esc)
-                esc = 0;
-            else if (c == '\\')
-                esc = 1;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return 0;
-        } else if (c == '}' || c == ']')
-            depth--;
-    }
-    return 1;
-}
-
 json_t *wr_json_parse(const char *s, size_t n, char *why, size_t why_size)
 {
     if (!wr_json_depth_ok(s, n, WR_AUDIT_MAX_DEPTH)) {

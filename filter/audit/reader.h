@@ -62,7 +62,6 @@ wr_gz_status wr_gz_stream_mem(const unsigned char *in, size_t n, size_t max, wr_
 /* ------------------------------------------------------------------ JSON */
 
 /* 1 when s[0..n) nests objects/arrays at most max_depth deep (strings skipped), else 0. */
-int wr_json_depth_ok(const char *s, size_t n, int max_depth);
 
 /* Parses s[0..n) as one JSON value after the depth check; NULL with a reason in why. New ref. */
 json_t *wr_json_parse(const char *s, size_t n, char *why, size_t why_size);

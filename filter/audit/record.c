@@ -179,20 +179,6 @@ static const char *direction_name(weir_direction d)
     return d == WEIR_COMPLETION ? "completion" : "prompt";
 }
 
-static const char *kind_name(weir_finding_kind k)
-{
-    switch (k) {
-    case WEIR_FINDING_CONTENT:
-        return "content";
-    case WEIR_FINDING_ACCESS:
-        return "access";
-    case WEIR_FINDING_RESIDENCY:
-        return "residency";
-    default:
-        return "error";
-    }
-}
-
 /* ------------------------------------------------------------------ userIdentity */
 
 /*
@@ -375,7 +361,7 @@ static json_t *findings_json(const wr_record_cfg *cfg, const weir_audit_event *e
                 *oom = 1;
         }
         put(e, "rule", jstr(f->rule, WR_AUDIT_MAX_FIELD), oom);
-        put(e, "kind", json_string(kind_name(f->kind)), oom);
+        put(e, "kind", json_string(weir_finding_kind_name(f->kind)), oom);
         put(e, "detector", jstr(f->detector ? f->detector : "", WR_AUDIT_MAX_FIELD), oom);
         put(e, "entity", jstr(f->entity ? f->entity : "", WR_AUDIT_MAX_FIELD), oom);
         put(e, "direction", json_string(direction_name(ev->direction)), oom);

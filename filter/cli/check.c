@@ -4,14 +4,23 @@
  * Every decision comes from weir_check; this file only reads input and prints results.
  * Matched values are never printed on their own: the only input-derived text written is
  * the text that would go on (redacted, or unchanged), and nothing for a blocked text.
+ *
+ * With --audit, every checked text is recorded in the audit trail (weir_audit_record)
+ * before its verdict is printed; a verdict that could not be recorded is withheld (exit 3)
+ * unless --audit-fail-open is given.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "internal.h"
+#include "weir/audit.h"
 
 enum { FMT_TEXT, FMT_JSON, FMT_JSONL };
 
@@ -24,6 +33,13 @@ enum {
     OPT_PROVIDER,
     OPT_DEPLOYMENT,
     OPT_FORMAT,
+    OPT_AUDIT,
+    OPT_AUDIT_KEY,
+    OPT_AUDIT_HASH_KEY_ENV,
+    OPT_AUDIT_ACCOUNT,
+    OPT_AUDIT_REGION,
+    OPT_AUDIT_DURABILITY,
+    OPT_AUDIT_FAIL_OPEN,
     OPT_HELP
 };
 
@@ -37,6 +53,13 @@ static const cli_opt check_opts[] = {
     {"provider", 0, 1, OPT_PROVIDER},
     {"deployment-type", 0, 1, OPT_DEPLOYMENT},
     {"format", 'f', 1, OPT_FORMAT},
+    {"audit", 0, 1, OPT_AUDIT},
+    {"audit-key", 0, 1, OPT_AUDIT_KEY},
+    {"audit-hash-key-env", 0, 1, OPT_AUDIT_HASH_KEY_ENV},
+    {"audit-account", 0, 1, OPT_AUDIT_ACCOUNT},
+    {"audit-region", 0, 1, OPT_AUDIT_REGION},
+    {"audit-durability", 0, 1, OPT_AUDIT_DURABILITY},
+    {"audit-fail-open", 0, 0, OPT_AUDIT_FAIL_OPEN},
     {"help", 'h', 0, OPT_HELP},
     {NULL, 0, 0, 0},
 };
@@ -79,7 +102,7 @@ static json_t *finding_json(const weir_finding *f, int *oom)
         *oom = 1;
         return NULL;
     }
-    jset(o, "kind", json_string(cli_kind_name(f->kind)), oom);
+    jset(o, "kind", json_string(weir_finding_kind_name(f->kind)), oom);
     jset(o, "rule", jstr(f->rule), oom);
     jset(o, "detector", jstr(f->detector), oom);
     jset(o, "entity", jstr(f->entity), oom);
@@ -123,6 +146,55 @@ static json_t *output_text_json(const weir_result *r, const char *text, size_t l
     return red ? jstrn(red, rlen) : jstrn(text, len);
 }
 
+/* ------------------------------------------------------------------ audit trail */
+
+/* The trail `weir check --audit` writes to; trail == NULL: no auditing. */
+typedef struct check_audit {
+    weir_audit *trail;
+    int fail_open;          /* --audit-fail-open: release a verdict that was not recorded */
+    unsigned long recorded; /* texts recorded */
+    unsigned long failed;   /* texts that could not be recorded */
+} check_audit;
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * Records one checked text ("Check" event). Returns 0 when recorded or when there is no
+ * trail, -1 with the reason in msg when the record could not be written.
+ */
+static int audit_text(check_audit *au, const weir_context *ctx, const weir_result *r,
+                      const char *text, size_t len, double gate_ms, char *msg, size_t msg_size)
+{
+    if (!au->trail)
+        return 0;
+    weir_audit_event ev = WEIR_AUDIT_EVENT_INIT;
+    ev.event_name = "Check";
+    ev.principal = ctx->principal;
+    ev.model = ctx->model;
+    ev.aws_region = ctx->region;
+    ev.provider = ctx->provider;
+    ev.direction = ctx->direction;
+    ev.gate_ms = gate_ms;
+    weir_error err = {0};
+    if (weir_audit_record(au->trail, &ev, r, text, len, &err) == 0) {
+        au->recorded++;
+        return 0;
+    }
+    au->failed++;
+    if (err.text[0]) {
+        char buf[512];
+        snprintf(msg, msg_size, "%s", weir_error_format(&err, buf, sizeof buf));
+    } else {
+        snprintf(msg, msg_size, "error %d", err.code);
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------------ single text */
 
 static void print_text_report(const weir_policy *p, const weir_result *r)
@@ -143,7 +215,7 @@ static void print_text_report(const weir_policy *p, const weir_result *r)
         if (!f)
             continue;
         printf("  %zu. rule=%s kind=%s", i + 1, f->rule ? f->rule : "",
-               cli_kind_name(f->kind));
+               weir_finding_kind_name(f->kind));
         if (f->detector && *f->detector)
             printf(" detector=%s", f->detector);
         if (f->entity && *f->entity)
@@ -206,7 +278,8 @@ static int print_json_report(const weir_policy *p, const weir_result *r, const c
     return rc;
 }
 
-static int check_one(const weir_policy *p, const weir_context *ctx, const char *path, int fmt)
+static int check_one(const weir_policy *p, const weir_context *ctx, const char *path, int fmt,
+                     check_audit *au)
 {
     char *text = NULL;
     size_t len = 0;
@@ -218,9 +291,23 @@ static int check_one(const weir_policy *p, const weir_context *ctx, const char *
         return CLI_USAGE;
     weir_context c = *ctx;
     c.vault = cli_vault_new();
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (weir_check(&r, p, &c, text, len, &err) != 0) {
         cli_print_error(&err);
         goto done;
+    }
+    double gate_ms = elapsed_ms(&t0);
+    char amsg[600];
+    if (audit_text(au, &c, r, text, len, gate_ms, amsg, sizeof amsg) != 0) {
+        if (!au->fail_open) {
+            /* no unaudited verdict: nothing goes to stdout */
+            cli_errorf("error: audit trail unwritable: %s; refusing", amsg);
+            rc = CLI_UNAUDITED;
+            goto done;
+        }
+        cli_errorf("warning: audit trail unwritable: %s; releasing the verdict anyway "
+                   "(--audit-fail-open)", amsg);
     }
     if (fmt == FMT_JSON) {
         if (print_json_report(p, r, text, len) != 0)
@@ -289,31 +376,6 @@ static int read_line(line_reader *r, size_t *len, int *too_long)
     return 1;
 }
 
-/* 1 when the JSON text nests deeper than max (brackets outside strings). */
-static int json_too_deep(const char *s, size_t n, int max)
-{
-    int depth = 0, in_str = 0, esc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (esc)
-                esc = 0;
-            else if (c == '\\')
-                esc = 1;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return 1;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return 0;
-}
-
 static int is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -368,9 +430,12 @@ static void json_error_clean(char *out, size_t size, const json_error_t *e)
 static const char *const override_keys[] = {"direction", "role",     "model",
                                             "region",    "provider", "deployment_type"};
 
-/* Checks one parsed jsonl object; returns 1 if blocked, 0 if not, -1 if it gave an error. */
+/*
+ * Checks one parsed jsonl object; returns 1 if blocked, 0 if not, -1 if it gave an error,
+ * -2 if its verdict was withheld because it could not be audited.
+ */
 static int check_jsonl_object(const weir_policy *p, const cli_context *flags, json_t *obj,
-                              unsigned long lineno)
+                              unsigned long lineno, check_audit *au)
 {
     json_t *id = json_object_get(obj, "id");
     json_t *text = json_object_get(obj, "text");
@@ -409,10 +474,32 @@ static int check_jsonl_object(const weir_policy *p, const cli_context *flags, js
     weir_result *r = NULL;
     weir_error err = {0};
     ctx.vault = cli_vault_new();
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (weir_check(&r, p, &ctx, s, len, &err) != 0) {
         weir_vault_free(ctx.vault);
         emit_error(id, lineno, err.text[0] ? err.text : "check failed");
         return -1;
+    }
+    double gate_ms = elapsed_ms(&t0);
+    char amsg[600];
+    if (audit_text(au, &ctx, r, s, len, gate_ms, amsg, sizeof amsg) != 0) {
+        int first = au->failed == 1;
+        if (!au->fail_open) {
+            /* the verdict is withheld: an error line takes its place */
+            char line_msg[700];
+            snprintf(line_msg, sizeof line_msg, "audit trail unwritable: %s", amsg);
+            weir_result_free(r);
+            weir_vault_free(ctx.vault);
+            emit_error(id, lineno, line_msg);
+            if (first)
+                cli_errorf("error: line %lu: audit trail unwritable: %s; refusing", lineno,
+                           amsg);
+            return -2;
+        }
+        if (first)
+            cli_errorf("warning: line %lu: audit trail unwritable: %s; releasing the verdict "
+                       "anyway (--audit-fail-open)", lineno, amsg);
     }
 
     int oom = 0;
@@ -442,11 +529,12 @@ static int check_jsonl_object(const weir_policy *p, const cli_context *flags, js
     return blocked;
 }
 
-static int check_jsonl(const weir_policy *p, const cli_context *flags, const char *path)
+static int check_jsonl(const weir_policy *p, const cli_context *flags, const char *path,
+                       check_audit *au)
 {
     int use_stdin = !path || strcmp(path, "-") == 0;
     line_reader lr = {0};
-    int any_blocked = 0, any_error = 0, rc;
+    int any_blocked = 0, any_error = 0, any_unaudited = 0, rc;
 
     lr.f = use_stdin ? stdin : fopen(path, "rb");
     lr.max = CLI_MAX_JSONL_LINE;
@@ -474,7 +562,7 @@ static int check_jsonl(const weir_policy *p, const cli_context *flags, const cha
         }
         if (is_blank(lr.buf, len))
             continue;
-        if (json_too_deep(lr.buf, len, CLI_MAX_JSON_DEPTH)) {
+        if (!wr_json_depth_ok(lr.buf, len, CLI_MAX_JSON_DEPTH)) {
             char msg[96];
             snprintf(msg, sizeof msg, "JSON nested deeper than %d levels", CLI_MAX_JSON_DEPTH);
             emit_error(NULL, lr.lineno, msg);
@@ -494,8 +582,10 @@ static int check_jsonl(const weir_policy *p, const cli_context *flags, const cha
             emit_error(NULL, lr.lineno, "line is not a JSON object");
             any_error = 1;
         } else {
-            int res = check_jsonl_object(p, flags, obj, lr.lineno);
-            if (res < 0)
+            int res = check_jsonl_object(p, flags, obj, lr.lineno, au);
+            if (res == -2)
+                any_unaudited = 1;
+            else if (res < 0)
                 any_error = 1;
             else if (res > 0)
                 any_blocked = 1;
@@ -505,8 +595,17 @@ static int check_jsonl(const weir_policy *p, const cli_context *flags, const cha
     free(lr.buf);
     if (!use_stdin)
         fclose(lr.f);
-    /* An unchecked line is not an allowed line: fail closed. */
-    rc = (any_blocked || any_error) ? CLI_BLOCKED : CLI_OK;
+    if (au->failed > 0)
+        cli_errorf("%s: %lu line(s) could not be audited%s", au->fail_open ? "warning" : "error",
+                   au->failed,
+                   au->fail_open ? "; their verdicts were released (--audit-fail-open)"
+                                 : "; their verdicts were withheld");
+    /* An unchecked line is not an allowed line, an unaudited one not a released one:
+     * fail closed. */
+    if (any_unaudited)
+        rc = CLI_UNAUDITED;
+    else
+        rc = (any_blocked || any_error) ? CLI_BLOCKED : CLI_OK;
     return rc;
 }
 
@@ -517,6 +616,10 @@ int cli_cmd_check(int argc, char **argv)
     cli_args a;
     cli_context flags = {0};
     const char *policy_path = NULL, *input = NULL;
+    const char *audit_dir = NULL, *audit_key = NULL, *audit_hash_env = NULL;
+    const char *audit_account = NULL, *audit_region = NULL, *audit_only = NULL;
+    weir_audit_durability durability = WEIR_AUDIT_SYNC;
+    check_audit au = {0};
     int fmt = FMT_TEXT, id;
 
     cli_args_init(&a, argc, argv, "check");
@@ -561,12 +664,56 @@ int cli_cmd_check(int argc, char **argv)
                 return cli_usage_error("check", "--format must be text, json or jsonl, not '%s'",
                                        a.value);
             break;
+        case OPT_AUDIT:
+            if (!*a.value)
+                return cli_usage_error("check", "--audit needs a directory");
+            audit_dir = a.value;
+            break;
+        case OPT_AUDIT_KEY:
+            audit_key = a.value;
+            audit_only = "--audit-key";
+            break;
+        case OPT_AUDIT_HASH_KEY_ENV:
+            audit_hash_env = a.value;
+            audit_only = "--audit-hash-key-env";
+            break;
+        case OPT_AUDIT_ACCOUNT:
+            audit_account = a.value;
+            audit_only = "--audit-account";
+            break;
+        case OPT_AUDIT_REGION:
+            audit_region = a.value;
+            audit_only = "--audit-region";
+            break;
+        case OPT_AUDIT_DURABILITY:
+            if (strcmp(a.value, "sync") == 0)
+                durability = WEIR_AUDIT_SYNC;
+            else if (strcmp(a.value, "batch") == 0)
+                durability = WEIR_AUDIT_BATCH;
+            else
+                return cli_usage_error("check", "--audit-durability must be sync or batch, not "
+                                       "'%s'", a.value);
+            audit_only = "--audit-durability";
+            break;
+        case OPT_AUDIT_FAIL_OPEN:
+            au.fail_open = 1;
+            audit_only = "--audit-fail-open";
+            break;
         case OPT_HELP:
             cli_help_topic(stdout, "check");
             return CLI_OK;
         default:
             return CLI_USAGE;
         }
+    }
+    if (audit_only && !audit_dir)
+        return cli_usage_error("check", "%s needs --audit DIR", audit_only);
+    const char *hash_key = NULL;
+    if (audit_hash_env) {
+        hash_key = getenv(audit_hash_env);
+        if (!hash_key || !*hash_key)
+            return cli_usage_error("check", "--audit-hash-key-env: environment variable '%s' "
+                                   "is not set or empty", audit_hash_env);
     }
 
     char msg[256];
@@ -582,7 +729,48 @@ int cli_cmd_check(int argc, char **argv)
         cli_print_error(&err);
         return CLI_USAGE;
     }
-    int rc = fmt == FMT_JSONL ? check_jsonl(p, &flags, input) : check_one(p, &ctx, input, fmt);
+    if (audit_dir) {
+        /* a write past RLIMIT_FSIZE must fail (EFBIG, reported as unwritable), not kill us */
+        signal(SIGXFSZ, SIG_IGN);
+        weir_audit_options o = WEIR_AUDIT_OPTIONS_INIT;
+        o.dir = audit_dir;
+        o.account_id = audit_account;
+        o.region = audit_region;
+        o.durability = durability;
+        o.signing_key_file = audit_key;
+        if (hash_key) {
+            o.hash_key = (const unsigned char *)hash_key;
+            o.hash_key_len = strlen(hash_key);
+        }
+        weir_error aerr = {0};
+        struct stat st;
+        if (stat(audit_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            cli_errorf("cannot open the audit trail: %s: not a directory", audit_dir);
+            weir_policy_unref(p);
+            return CLI_USAGE;
+        }
+        if (weir_audit_open(&au.trail, &o, &aerr) != 0) {
+            /* fail closed: nothing is checked without a trail to record it in */
+            char buf[512];
+            cli_errorf("cannot open the audit trail: %s",
+                       aerr.text[0] ? weir_error_format(&aerr, buf, sizeof buf) : audit_dir);
+            weir_policy_unref(p);
+            return CLI_USAGE;
+        }
+    }
+    int rc = fmt == FMT_JSONL ? check_jsonl(p, &flags, input, &au)
+                              : check_one(p, &ctx, input, fmt, &au);
+    if (au.trail) {
+        /* deliver the log file now to report a failure; records not delivered stay in the
+         * journal (they are on disk) and go out with the next writer */
+        weir_error ferr = {0};
+        char buf[512];
+        if (weir_audit_flush(au.trail, &ferr) != 0)
+            cli_errorf("warning: cannot deliver the audit log file: %s; the records stay in "
+                       "the journal", weir_error_format(&ferr, buf, sizeof buf));
+    }
+    /* rolls the log file and, with --audit-key, writes the final digest */
+    weir_audit_close(au.trail);
     weir_policy_unref(p);
     return rc;
 }

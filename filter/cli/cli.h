@@ -8,7 +8,8 @@
  * Exit statuses shared by every command:
  *   0  allowed (possibly redacted or logged) / success
  *   1  blocked / test failures
- *   2  usage error, unreadable input, invalid policy or test file
+ *   2  usage error, unreadable input, invalid policy or test file, unopenable audit trail
+ *   3  `weir check --audit`: a verdict could not be audited, so it was not released
  */
 #ifndef WEIR_CLI_H
 #define WEIR_CLI_H
@@ -18,7 +19,7 @@
 
 #include "weir/weir.h"
 
-enum { CLI_OK = 0, CLI_BLOCKED = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_BLOCKED = 1, CLI_USAGE = 2, CLI_UNAUDITED = 3 };
 
 /* Longest input `weir check` reads (one text, or one jsonl line). */
 #define CLI_MAX_INPUT ((size_t)64 * 1024 * 1024)
@@ -119,8 +120,6 @@ char *cli_utf8_sanitize(const char *s, size_t n, size_t *out_len);
 /* "allow" / "log" / ... to an action; -1 if unknown. */
 int cli_action_parse(const char *s);
 
-/* "content", "access", "residency", "error". */
-const char *cli_kind_name(weir_finding_kind k);
 
 /* The name a policy is given on the command line (path) -> its tests file name, new string. */
 char *cli_tests_path_for(const char *policy_path);

@@ -34,7 +34,8 @@ static const char usage_main[] =
 static const char usage_main_tail[] =
     "\n"
     "Run 'weir help <command>' or 'weir <command> --help' for a command's options.\n"
-    "Exit status: 0 allowed or success, 1 blocked or tests failed, 2 usage or policy error.\n";
+    "Exit status: 0 allowed or success, 1 blocked or tests failed, 2 usage or policy error,\n"
+    "3 a verdict could not be audited (weir check --audit).\n";
 
 static const char help_check[] =
     "usage: weir check [options] [FILE|-]\n"
@@ -54,6 +55,21 @@ static const char help_check[] =
     "  -f, --format F             text (default), json, or jsonl (batch mode)\n"
     "  -h, --help                 show this help\n"
     "\n"
+    "Audit trail (see docs/audit.md):\n"
+    "      --audit DIR            record every checked text (event \"Check\") in the trail in\n"
+    "                             DIR before its verdict is printed; never the text itself\n"
+    "      --audit-key PEM        RSA private key that signs the trail's digest files\n"
+    "      --audit-hash-key-env VAR  HMAC key for matched-value hashes, from environment\n"
+    "                             variable VAR (at least 16 bytes); without it, no hashes\n"
+    "      --audit-account ID     12-digit account id in the trail's layout\n"
+    "      --audit-region R       region in the trail's layout (default us-east-1)\n"
+    "      --audit-durability D   sync (default: on disk before the verdict) or batch\n"
+    "      --audit-fail-open      release a verdict that could not be recorded, with a\n"
+    "                             warning (weakens the audit guarantee)\n"
+    "A trail that cannot be opened is exit status 2 before anything is checked. A verdict\n"
+    "that cannot be recorded is withheld: text/json print nothing on stdout and exit 3;\n"
+    "jsonl writes an error line in its place and exits 3.\n"
+    "\n"
     "Batch mode (--format jsonl): every input line is a JSON object\n"
     "  {\"id\": ..., \"text\": \"...\"}\n"
     "optionally with \"direction\", \"role\", \"model\", \"region\", \"provider\" and\n"
@@ -66,7 +82,8 @@ static const char help_check[] =
     "deeper than 64 levels are refused.\n"
     "\n"
     "Exit status: 0 allowed (possibly redacted or logged), 1 blocked (jsonl: any line blocked\n"
-    "or any line could not be checked), 2 usage, input or policy error.\n";
+    "or any line could not be checked), 2 usage, input or policy error, or the audit trail\n"
+    "cannot be opened, 3 a verdict could not be audited (--audit; 3 wins over 1).\n";
 
 static const char help_policy[] =
     "usage: weir policy <subcommand> [<args>]\n"

@@ -565,7 +565,7 @@ static void print_text_diff(const char *exp, size_t elen, const char *act, size_
 static void print_finding(const char *mark, const weir_finding *f)
 {
     printf("      %s rule=%s kind=%s detector=%s entity=%s start=%zu end=%zu action=%s%s\n", mark,
-           f->rule ? f->rule : "", cli_kind_name(f->kind), f->detector ? f->detector : "",
+           f->rule ? f->rule : "", weir_finding_kind_name(f->kind), f->detector ? f->detector : "",
            f->entity ? f->entity : "", f->start, f->end, weir_action_name(f->action),
            f->monitor ? " monitor" : "");
 }
@@ -600,7 +600,7 @@ static int finding_matches(const texp_finding *x, const weir_finding *f)
         return 0;
     if (x->entity && (!f->entity || strcmp(x->entity, f->entity) != 0))
         return 0;
-    if (x->kind && strcmp(x->kind, cli_kind_name(f->kind)) != 0)
+    if (x->kind && strcmp(x->kind, weir_finding_kind_name(f->kind)) != 0)
         return 0;
     if (x->start >= 0 && (size_t)x->start != f->start)
         return 0;

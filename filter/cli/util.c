@@ -311,21 +311,6 @@ int cli_action_parse(const char *s)
     return -1;
 }
 
-const char *cli_kind_name(weir_finding_kind k)
-{
-    switch (k) {
-    case WEIR_FINDING_CONTENT:
-        return "content";
-    case WEIR_FINDING_ACCESS:
-        return "access";
-    case WEIR_FINDING_RESIDENCY:
-        return "residency";
-    case WEIR_FINDING_ERROR:
-        return "error";
-    }
-    return "unknown";
-}
-
 char *cli_tests_path_for(const char *policy_path)
 {
     static const char *const suffixes[] = {".yaml", ".yml"};

@@ -16,6 +16,13 @@ const char *weir_action_name(weir_action a)
     return (unsigned)a < WR_ARRAY_LEN(action_names) ? action_names[a] : "unknown";
 }
 
+static const char *const kind_names[] = {"content", "access", "residency", "error"};
+
+const char *weir_finding_kind_name(weir_finding_kind k)
+{
+    return (unsigned)k < WR_ARRAY_LEN(kind_names) ? kind_names[k] : "unknown";
+}
+
 int wr_result_add(struct weir_result *r, weir_finding_kind kind, const char *rule,
                   const char *detector, const char *entity, weir_action action, int monitor,
                   size_t start, size_t end, const char *message)

@@ -236,3 +236,28 @@ size_t wr_edit_distance(const char *a, const char *b, size_t max)
     }
     return row[lb];
 }
+
+int wr_json_depth_ok(const char *s, size_t n, int max_depth)
+{
+    int depth = 0, in_str = 0, esc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > max_depth)
+                return 0;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return 1;
+}

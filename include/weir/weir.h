@@ -219,6 +219,9 @@ typedef struct weir_finding {
                                 never the matched value */
 } weir_finding;
 
+/** "content", "access", "residency" or "error". Borrowed, static. */
+WEIR_EXTERN const char *weir_finding_kind_name(weir_finding_kind k);
+
 /** The outcome of one check. New from weir_check, caller frees with weir_result_free. */
 typedef struct weir_result weir_result;
 

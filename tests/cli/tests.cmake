@@ -12,3 +12,9 @@ foreach(case help verify verify-tampered query stats)
   add_test(NAME cli/audit-${case}
     COMMAND ${CMAKE_CURRENT_LIST_DIR}/audit_test.sh $<TARGET_FILE:weir_cli> ${case})
 endforeach()
+
+# `weir check --audit`: records read back with `weir audit query|verify`; fail closed.
+foreach(case record verify jsonl fail-closed fail-open unopenable)
+  add_test(NAME cli/check-audit-${case}
+    COMMAND ${CMAKE_CURRENT_LIST_DIR}/check_audit_test.sh $<TARGET_FILE:weir_cli> ${case})
+endforeach()
