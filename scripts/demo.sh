@@ -47,3 +47,22 @@ set +e
 printf '%s\n' '{"id":1,"text":"Ping ops@example.com"}' 'not json' \
               '{"id":3,"text":"Deploy to eu-central-1 tonight"}' | "$W" check --format jsonl
 echo "(exit $?)"
+set -e
+
+echo
+echo "== the audit trail: every check recorded, signed, verifiable (docs/audit.md)"
+TRAIL=$(mktemp -d /tmp/weir-demo-trail.XXXXXX)
+openssl genrsa -out "$TRAIL.key.pem" 2048 2>/dev/null
+openssl rsa -in "$TRAIL.key.pem" -pubout -out "$TRAIL.pub.pem" 2>/dev/null
+ROLE=arn:aws:sts::111122223333:assumed-role/llm-app/pod-7
+set +e
+for text in "Mail jane.doe@example.com about the renewal." "My card is 4111 1111 1111 1111." \
+            "Summarise the meeting notes."; do
+  printf '%s' "$text" | "$W" check --audit "$TRAIL" --audit-key "$TRAIL.key.pem" --audit-region eu-central-1 \
+      --role "$ROLE" --model anthropic.claude-3-haiku-20240307-v1:0 --region eu-central-1 >/dev/null
+done
+set -e
+printf '\n$ weir audit query %s\n' "$TRAIL"
+"$W" audit query "$TRAIL"
+printf '\n$ weir audit verify %s --public-key pub.pem\n' "$TRAIL"
+"$W" audit verify "$TRAIL" --public-key "$TRAIL.pub.pem"
