@@ -8,34 +8,10 @@ WEIR=$1
 CASE=$2
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-audit-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-FAILS=0
+. "$(dirname "$0")/lib.sh"
 T=$TMP/trail
 ACCT=111122223333
 REGION=eu-central-1
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILS=$((FAILS + 1))
-}
-
-run() { # run EXPECTED_STATUS ARGS...
-    local want=$1
-    shift
-    "$WEIR" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        fail "weir $* exited $got, expected $want"
-        echo "--- stdout" >&2; cat "$TMP/out" >&2
-        echo "--- stderr" >&2; cat "$TMP/err" >&2
-    fi
-}
-
-has() { # has FILE REGEX
-    grep -Eq -- "$2" "$1" || { fail "$(basename "$1") lacks /$2/"; sed 's/^/    | /' "$1" >&2; }
-}
-lacks() { # lacks FILE REGEX
-    if grep -Eq -- "$2" "$1"; then fail "$(basename "$1") matches /$2/"; sed 's/^/    | /' "$1" >&2; fi
-}
 
 # ---------------------------------------------------------------- building a trail
 
@@ -249,14 +225,4 @@ case_stats() {
         "$TMP/out" >/dev/null || { fail "stats json"; cat "$TMP/out" >&2; }
 }
 
-fn="case_${CASE//-/_}"
-if ! declare -F "$fn" >/dev/null; then
-    echo "unknown case $CASE" >&2
-    exit 2
-fi
-"$fn"
-if [ "$FAILS" -ne 0 ]; then
-    echo "$CASE: $FAILS check(s) failed" >&2
-    exit 1
-fi
-echo "$CASE: ok"
+run_case

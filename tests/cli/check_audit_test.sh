@@ -9,7 +9,7 @@ WEIR=$1
 CASE=$2
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-check-audit.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-FAILS=0
+. "$(dirname "$0")/lib.sh"
 T=$TMP/trail
 ALICE=arn:aws:sts::111122223333:assumed-role/app-role/alice
 BOB=arn:aws:sts::111122223333:assumed-role/batch-role/bob
@@ -18,11 +18,6 @@ EMAIL=jane.doe@example.com
 CARD='4111 1111 1111 1111'
 # a role and a model make every record here longer than 1 KiB (ulimit -f counts KiB)
 WHO=(--role "$ALICE" --model "$MODEL")
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILS=$((FAILS + 1))
-}
 
 # run EXPECTED_STATUS LIMIT INPUT ARGS... : runs weir with stdin from INPUT (- : /dev/null)
 # and, unless LIMIT is -, `ulimit -f LIMIT`; keeps stdout/stderr in $TMP/out, $TMP/err.
@@ -42,15 +37,6 @@ run() {
     fi
 }
 
-has() { # has FILE REGEX
-    grep -Eq -- "$2" "$1" || { fail "$(basename "$1") lacks /$2/"; sed 's/^/    | /' "$1" >&2; }
-}
-lacks() { # lacks FILE FIXED_STRING
-    if grep -Fq -- "$2" "$1"; then fail "$(basename "$1") contains '$2'"; sed 's/^/    | /' "$1" >&2; fi
-}
-empty() {
-    [ ! -s "$1" ] || { fail "$(basename "$1") is not empty"; sed 's/^/    | /' "$1" >&2; }
-}
 lines() { # lines FILE N
     local n
     n=$(wc -l <"$1")
@@ -292,14 +278,4 @@ case_unopenable() {
     has "$TMP/out" '--audit-fail-open'
 }
 
-fn="case_${CASE//-/_}"
-if ! declare -F "$fn" >/dev/null; then
-    echo "unknown case $CASE" >&2
-    exit 2
-fi
-"$fn"
-if [ "$FAILS" -ne 0 ]; then
-    echo "$CASE: $FAILS check(s) failed" >&2
-    exit 1
-fi
-echo "$CASE: ok"
+run_case

@@ -9,25 +9,7 @@ CASE=$3
 DATA=$SRC/tests/data/cli
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/weir-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-FAILS=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILS=$((FAILS + 1))
-}
-
-# run EXPECTED_STATUS ARGS... : runs weir, keeps stdout/stderr in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    "$WEIR" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        fail "weir $* exited $got, expected $want"
-        echo "--- stdout" >&2; cat "$TMP/out" >&2
-        echo "--- stderr" >&2; cat "$TMP/err" >&2
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # run_in EXPECTED_STATUS INPUT_FILE ARGS... : like run, with stdin from INPUT_FILE.
 run_in() {
@@ -40,16 +22,6 @@ run_in() {
         echo "--- stdout" >&2; cat "$TMP/out" >&2
         echo "--- stderr" >&2; cat "$TMP/err" >&2
     fi
-}
-
-has() { # has FILE REGEX
-    grep -Eq -- "$2" "$1" || { fail "$(basename "$1") lacks /$2/"; sed 's/^/    | /' "$1" >&2; }
-}
-lacks() { # lacks FILE FIXED_STRING
-    if grep -Fq -- "$2" "$1"; then fail "$(basename "$1") contains '$2'"; sed 's/^/    | /' "$1" >&2; fi
-}
-empty() {
-    [ ! -s "$1" ] || { fail "$(basename "$1") is not empty"; sed 's/^/    | /' "$1" >&2; }
 }
 
 P=$DATA/codes.yaml
@@ -369,14 +341,4 @@ case_detectors() {
     run 2 policy detectors extra
 }
 
-fn="case_${CASE//-/_}"
-if ! declare -F "$fn" >/dev/null; then
-    echo "unknown case $CASE" >&2
-    exit 2
-fi
-"$fn"
-if [ "$FAILS" -ne 0 ]; then
-    echo "$CASE: $FAILS check(s) failed" >&2
-    exit 1
-fi
-echo "$CASE: ok"
+run_case
