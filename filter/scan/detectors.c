@@ -103,6 +103,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 19 + 18,
         .max_lead = WR_LEAD(0),
         .min_digits = 13,
+        .one_cluster = 1,
         .validate = wr_validate_credit_card,
         .aliases = "CREDIT_CARD CREDIT_DEBIT_CARD_NUMBER CARD_NUMBER",
         .description = "Payment card number: issuer range and length, Luhn, one consistent "
@@ -117,6 +118,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 11,
         .max_lead = WR_LEAD(0),
         .min_digits = 9,
+        .one_cluster = 1,
         .validate = wr_validate_us_ssn,
         .aliases = "US_SSN US_SOCIAL_SECURITY_NUMBER SSN",
         .description = "US Social Security number AAA-GG-SSSS: no 000/666/9xx area, 00 group, "
@@ -132,6 +134,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 11,
         .max_lead = WR_LEAD(0),
         .min_digits = 9,
+        .one_cluster = 1,
         .validate = wr_validate_us_itin,
         .aliases = "US_ITIN US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER ITIN",
         .description = "US ITIN 9XX-GG-XXXX with IRS group ranges; 9 bare digits only after "
@@ -161,6 +164,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 11,
         .max_lead = WR_LEAD(0),
         .min_digits = 9,
+        .one_cluster = 1,
         .validate = wr_validate_us_bank_routing,
         .aliases = "ABA_ROUTING_NUMBER US_BANK_ROUTING_NUMBER ROUTING_NUMBER",
         .description = "ABA routing number: Federal Reserve prefix and 3-7-1 checksum, only "
@@ -325,12 +329,9 @@ const wr_detector_def wr_builtin_detectors[] = {
         .name = "date_of_birth",
         .entity = "DATE_OF_BIRTH",
         .label = "DATE_OF_BIRTH",
-        /* the cue is part of the regex (then \K): PCRE2 starts only at b/d, which keeps
-         * digit-dense text fast; max_len covers cue + gap + date */
-        .pattern = "(?i:(?<![a-z])(?:born|birth(?:day|date)?|dob|d\\.o\\.b\\.?|b-?day|b\\.|"
-                   "geboren|geb\\.|geburtsdatum|geburtstag|n\\x{e9}e?|nacid[oa]|nat[oa]|"
-                   "fecha de nacimiento|date de naissance|data di nascita|do\\x{11f}um)"
-                   "(?![a-z]))[^;\\n\\x{80}-\\x{10ffff}]{0,40}?\\K(?<![\\w/.-])(?:"
+        /* the regex finds the date; the validator requires a birth cue in the same clause
+         * within 40 bytes before it, and the window check skips windows with no cue */
+        .pattern = "(?<![\\w/.-])(?:"
                    "\\d{4}([-/.])\\d{1,2}\\1\\d{1,2}"
                    "|\\d{1,2}([-/.])\\d{1,2}\\2(?:\\d{4}|\\d{2})"
                    "|(?i:" MONTHS ")\\.? \\d{1,2}(?:st|nd|rd|th)?,? \\d{4}"
@@ -338,7 +339,8 @@ const wr_detector_def wr_builtin_detectors[] = {
                    "|\\d{1,2}-(?i:" MONTHS ")-(?:\\d{4}|\\d{2})"
                    ")(?![\\w]|[-/.]\\d)",
         .triggers = WR_TRIG_DIGIT,
-        .max_len = 9 + 40 + 40,
+        .max_len = 32,
+        .max_lead = WR_LEAD(12), /* "September. 5, 1990": the month name before the digit */
         .min_digits = 4,
         .validate = wr_validate_date_of_birth,
         .window = wr_window_date_of_birth,
@@ -367,6 +369,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 12,
         .max_lead = WR_LEAD(0),
         .min_digits = 10,
+        .one_cluster = 1,
         .validate = wr_validate_uk_nhs,
         .aliases = "UK_NHS UK_NATIONAL_HEALTH_SERVICE_NUMBER NHS_NUMBER",
         .description = "NHS number (3-3-4 or 10 digits) with its mod-11 check digit, only "
@@ -381,6 +384,7 @@ const wr_detector_def wr_builtin_detectors[] = {
         .max_len = 11,
         .max_lead = WR_LEAD(0),
         .min_digits = 9,
+        .one_cluster = 1,
         .validate = wr_validate_ca_sin,
         .aliases = "CA_SIN CA_SOCIAL_INSURANCE_NUMBER",
         .description = "Canadian SIN 3-3-3 with Luhn, first digit not 0/8; 9 bare digits "

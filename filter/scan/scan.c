@@ -153,6 +153,7 @@ int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *m
     if (d->max_lead > d->max_len)
         d->max_lead = d->max_len;
     d->min_digits = (def->triggers & ~WR_TRIG_DIGIT) ? 0 : def->min_digits;
+    d->one_cluster = d->min_digits && def->one_cluster;
     d->validate = def->validate;
     d->window = def->window;
     d->anchor = def->anchor;
@@ -642,6 +643,10 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
         } else {
             size_t k = 0;
             while (k < hn && rc == 0) {
+                if (d->one_cluster && hv[k].digits < d->min_digits) {
+                    k++; /* too few digits for a match in this cluster */
+                    continue;
+                }
                 /* a match starts at most max_lead before its first trigger and ends at
                  * most max_len after it */
                 size_t ws = hv[k].start > d->max_lead ? hv[k].start - d->max_lead : 0;
@@ -650,6 +655,8 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
                 /* merge the following hits whose windows overlap */
                 size_t j = k + 1;
                 for (; j < hn; j++) {
+                    if (d->one_cluster && hv[j].digits < d->min_digits)
+                        continue;
                     size_t s2 = hv[j].start > d->max_lead ? hv[j].start - d->max_lead : 0;
                     if (s2 > we)
                         break;

@@ -107,6 +107,9 @@ typedef struct wr_detector_def {
                               * max_len is assumed */
     uint32_t min_digits;     /* every match holds at least this many ASCII digits (DIGIT
                               * triggers only; windows with fewer are skipped); 0: no bound */
+    int one_cluster;         /* 1: a match's digits are one cluster (separated by at most one
+                              * byte), so one digit hit holds them all: hits with fewer than
+                              * min_digits digits open no window */
     wr_validate_fn validate; /* NULL: the regex alone decides */
     wr_window_fn window;     /* NULL: every window is searched */
     wr_anchor_fn anchor;     /* NULL: windows are searched */
@@ -133,6 +136,7 @@ typedef struct wr_detector {
     uint32_t max_len;
     uint32_t max_lead;   /* bytes, resolved: max_len when the definition did not declare it */
     uint32_t min_digits;
+    int one_cluster;
     wr_validate_fn validate;
     wr_window_fn window;
     wr_anchor_fn anchor;

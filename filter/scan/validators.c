@@ -927,7 +927,9 @@ int wr_window_date_of_birth(const char *s, size_t len, size_t from, size_t to)
 {
     if (to > len)
         to = len;
-    size_t i = from;
+    /* the cue stands up to 40 bytes before the date (the validator's rule), and the date
+     * up to max_lead before its first digit: look that far back */
+    size_t i = from > 64 ? from - 64 : 0;
 #if defined(__SSE2__)
     /* 16 bytes at a time: only b, d, f, g or n (any case) can start a cue */
     const __m128i c20 = _mm_set1_epi8(0x20), cb = _mm_set1_epi8('b'), cd = _mm_set1_epi8('d');
@@ -968,7 +970,10 @@ int wr_validate_date_of_birth(const char *s, size_t len, size_t start, size_t en
 {
     /* the cue must be in the same clause: "Born: X; Married: Y" */
     size_t back = 0;
-    while (back < 40 && back < start && s[start - back - 1] != ';' && s[start - back - 1] != '\n')
+    /* ... and belongs to this date: "b. 1952-11-03, d. 2019-06-09" has one birth date, so
+     * the look-back also stops at the previous number */
+    while (back < 40 && back < start && s[start - back - 1] != ';' && s[start - back - 1] != '\n' &&
+           !is_digit((unsigned char)s[start - back - 1]))
         back++;
     if (!wr_context_near(s, len, start, end, back, 0, dob_words))
         return 0;

@@ -108,6 +108,11 @@ static void test_date_of_birth(void **state)
     det_found("date_of_birth", "Born: 07/08/1969; Married: 06/12/1995", "07/08/1969",
               (const char *)NULL); /* the cue belongs to its own clause */
     det_none("date_of_birth", "adobe 1990-07-04 reborn 1990-07-04"); /* not the words */
+    det_found("date_of_birth", "b. 1952-11-03, d. 2019-06-09", "1952-11-03",
+              (const char *)NULL); /* the death date is not a birth date */
+    det_found("date_of_birth", "geboren am 12.03.1985 in Köln", "12.03.1985", (const char *)NULL);
+    det_found("date_of_birth", "Date de naissance : 23/07/1994", "23/07/1994", (const char *)NULL);
+    det_found("date_of_birth", "d.o.b: 12-Mar-1985", "12-Mar-1985", (const char *)NULL);
 }
 
 static void test_other_national(void **state)
