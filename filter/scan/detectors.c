@@ -345,8 +345,9 @@ const wr_detector_def wr_builtin_detectors[] = {
         .validate = wr_validate_date_of_birth,
         .window = wr_window_date_of_birth,
         .aliases = "DATE_OF_BIRTH DOB BIRTH_DATE",
-        .description = "weir type DATE_OF_BIRTH: a real past date (numeric or with a month "
-                       "name, age <= 130) within 40 bytes after born/birth/DOB/birthday",
+        .description = "weir type DATE_OF_BIRTH: a real past date (numeric, with a month "
+                       "name, or 12-Mar-1985; age <= 130) within 40 bytes after a birth cue in "
+                       "the same clause (born/birth/DOB; geboren, ne(e), nacido, nato, ...)",
     },
     {
         .name = "swift_code",
