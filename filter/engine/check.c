@@ -68,14 +68,15 @@ static int cut_cmp(const void *a, const void *b)
     return x->e > y->e ? -1 : (x->e < y->e);
 }
 
+/* Writes text[from..to) with the cuts (all inside that range) redacted into r->text. */
 static int build_redacted(struct weir_result *r, const weir_policy *p, const char *text,
-                          size_t len, const wr_norm *norm, wr_cut *cuts, size_t ncuts,
-                          weir_vault *vault)
+                          size_t from, size_t to, const wr_norm *norm, wr_cut *cuts,
+                          size_t ncuts, weir_vault *vault)
 {
     qsort(cuts, ncuts, sizeof *cuts, cut_cmp);
     wr_buf b;
     wr_buf_init(&b);
-    size_t at = 0;
+    size_t at = from, len = to;
     for (size_t i = 0; i < ncuts; i++) {
         wr_cut c = cuts[i];
         /* overlapping spans merge into the first (widest) one */
@@ -157,10 +158,41 @@ static int add_error(struct weir_result *r, const weir_policy *p, const char *ru
     return wr_result_add(r, WEIR_FINDING_ERROR, rule, detector, "", a, p->monitor, 0, 0, msg);
 }
 
+/* The normalized offset of original offset `o` (the first normalized byte at or after it). */
+static size_t norm_offset(const wr_norm *n, size_t o)
+{
+    if (n->identity)
+        return o;
+    size_t lo = 0, hi = n->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (n->map[mid] < o)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Start of the last character of text[0..len) (a UTF-8 lead byte or a stray byte). */
+static size_t last_char_start(const char *text, size_t len)
+{
+    size_t i = len;
+    while (i > 0 && len - i < 4 && ((unsigned char)text[i - 1] & 0xC0) == 0x80)
+        i--;
+    return i > 0 ? i - 1 : 0;
+}
+
 int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
                const char *text, size_t len, weir_error *err)
 {
-    if (!out || !p || (!text && len))
+    return wr_check_range(out, p, ctx, text, len, 0, 0, err);
+}
+
+int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_context *ctx,
+                   const char *text, size_t len, size_t from, int partial, weir_error *err)
+{
+    if (!out || !p || (!text && len) || from > len)
         return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
                             "weir_check: out, policy and text must not be NULL");
     *out = NULL;
@@ -183,6 +215,7 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
         return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory");
     r->policy = weir_policy_ref((weir_policy *)p);
     r->decisive = NO_DECISIVE;
+    r->released = len;
     wr_buf_init(&r->strings);
 
     int rc = wr_eval_access(r, p, ctx);
@@ -223,8 +256,17 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
                        "input is larger than the policy's max_input_bytes; it was not scanned");
         goto done;
     }
-    if (!any || len == 0)
+    if (!any || len == from)
         goto done;
+    /* a stream's last character may still change (a combining mark, the rest of a UTF-8
+     * sequence): decide only what comes before it, and scan only that, so anything that
+     * could grow through it touches the end and is a partial match */
+    if (partial) {
+        len = last_char_start(text, len);
+        r->released = len > from ? len : from;
+        if (len <= from)
+            goto done;
+    }
 
     rc = wr_normalize(&norm, text, len, p->normalize);
     if (rc) {
@@ -250,11 +292,42 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
     if (rc)
         goto done;
 
+    size_t safe = len; /* decide [from, safe) */
+    if (partial) {
+        size_t earliest = 0;
+        rc = wr_scan_tail(p->detectors, want, p->ndetectors, norm.text, norm.len,
+                          norm_offset(&norm, from), &p->limits, &earliest);
+        if (rc == WEIR_ELIMIT)
+            rc = add_error(r, p, "limits.regex", "",
+                           "a detector hit the regex match limit; the stream could not be "
+                           "fully checked");
+        if (rc)
+            goto done;
+        safe = earliest < norm.len ? (norm.identity ? earliest : norm.map[earliest]) : len;
+        /* a match that crosses the point is not decided yet: none of it may be released */
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (size_t m = 0; m < ml.n; m++) {
+                size_t os, oe;
+                wr_norm_span(&norm, ml.v[m].start, ml.v[m].end, &os, &oe);
+                if (os < safe && oe > safe && os >= from) {
+                    safe = os;
+                    moved = 1;
+                }
+            }
+        }
+        if (safe < from)
+            safe = from;
+    }
+    r->released = safe;
+
     /* matches -> findings, one per (match, applicable rule using its detector) */
     size_t ncuts = 0, capcuts = 0;
     for (size_t m = 0; m < ml.n; m++) {
         size_t os, oe;
         wr_norm_span(&norm, ml.v[m].start, ml.v[m].end, &os, &oe);
+        if (os < from || oe > safe)
+            continue; /* context already decided, or not decidable yet */
         const wr_detector *d = &p->detectors[ml.v[m].detector];
         for (size_t i = 0; i < p->nrules; i++) {
             const wr_rule *rule = &p->rules[i];
@@ -282,7 +355,7 @@ int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
     decide(r, p);
     decided = 1;
     if (r->action == WEIR_REDACT && ncuts)
-        rc = build_redacted(r, p, text, len, &norm, cuts, ncuts, ctx->vault);
+        rc = build_redacted(r, p, text, from, safe, &norm, cuts, ncuts, ctx->vault);
 
 done:
     if (!rc) {

@@ -13,8 +13,20 @@ struct weir_result {
     size_t text_len;
     char *message;
     size_t decisive; /* index into f, or (size_t)-1 */
+    size_t released; /* wr_check_range: end of the part that was decided (text covers
+                      * [from, released) when redacted) */
     wr_buf strings;  /* messages built for this result (offsets in f[].message) */
 };
+
+/*
+ * weir_check over text[0..len) where text[0..from) is context only (already released: no
+ * findings there) and, when `partial`, the end may still grow: only [from, released) is
+ * decided, released being where a match that more text could complete might begin (or the
+ * last character, which a combining mark could still change). weir_check is
+ * wr_check_range(..., 0, 0, ...).
+ */
+int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_context *ctx,
+                   const char *text, size_t len, size_t from, int partial, weir_error *err);
 
 /* Adds a finding; strings are borrowed (policy or static) unless noted. */
 int wr_result_add(struct weir_result *r, weir_finding_kind kind, const char *rule,

@@ -686,6 +686,50 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
     return rc;
 }
 
+int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t ndetectors,
+                 const char *text, size_t len, size_t from, const wr_scan_limits *limits,
+                 size_t *earliest)
+{
+    *earliest = len;
+    wr_tls *tls = tls_get();
+    if (!tls)
+        return WEIR_ENOMEM;
+    pcre2_set_match_limit(tls->mctx, limits && limits->match_limit ? limits->match_limit
+                                                                   : 1000000);
+    pcre2_set_depth_limit(tls->mctx, limits && limits->depth_limit ? limits->depth_limit
+                                                                   : 10000);
+    pcre2_set_offset_limit(tls->mctx, PCRE2_UNSET);
+    for (size_t i = 0; i < ndetectors; i++) {
+        const wr_detector *d = &detectors[i];
+        if (!want[i])
+            continue;
+        /* a match that reaches the end starts within max_len of it (custom regexes have
+         * no bound: their whole unreleased text) */
+        size_t off = from;
+        if (d->max_len && len > d->max_len + d->max_lead && len - d->max_len - d->max_lead > off)
+            off = len - d->max_len - d->max_lead;
+        while (off <= len && off < *earliest) {
+            int rc = pcre2_match(d->code, (PCRE2_SPTR)text, len, off,
+                                 PCRE2_NO_UTF_CHECK | PCRE2_PARTIAL_HARD, tls->md, tls->mctx);
+            if (rc == PCRE2_ERROR_NOMATCH)
+                break;
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls->md);
+            if (rc == PCRE2_ERROR_PARTIAL) {
+                if (ov[0] < *earliest)
+                    *earliest = ov[0];
+                break;
+            }
+            if (rc < 0)
+                return rc == PCRE2_ERROR_NOMEMORY ? WEIR_ENOMEM : WEIR_ELIMIT;
+            /* a complete match that stops short of the end: look further */
+            off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+            while (off < len && ((unsigned char)text[off] & 0xC0) == 0x80)
+                off++;
+        }
+    }
+    return 0;
+}
+
 long wr_detect_builtin(const char *name, const char *text, size_t len, wr_match **out)
 {
     *out = NULL;

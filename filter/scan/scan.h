@@ -186,6 +186,16 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
 void wr_match_list_free(wr_match_list *l);
 
 /*
+ * Streaming: the earliest offset >= from at which a match of one of the wanted detectors
+ * could start and still be completed or extended by text that has not arrived yet (PCRE2
+ * partial matching over each detector's last max_len bytes, whatever the triggers).
+ * *earliest = len when there is none. Returns 0, WEIR_ENOMEM or WEIR_ELIMIT.
+ */
+int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t ndetectors,
+                 const char *text, size_t len, size_t from, const wr_scan_limits *limits,
+                 size_t *earliest);
+
+/*
  * Convenience for tests and tools: runs one builtin detector over text and returns its
  * matches (new array, caller frees with free()). Returns count, or -1 on error.
  */

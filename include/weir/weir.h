@@ -269,6 +269,50 @@ WEIR_EXTERN const weir_finding *weir_result_decisive(const weir_result *r);
 /** Frees a result. NULL is fine. */
 WEIR_EXTERN void weir_result_free(weir_result *r);
 
+/* ------------------------------------------------------------------------- streams */
+
+/**
+ * A streamed text (a completion arriving in chunks): each chunk is checked as soon as it
+ * arrives, and only what a possible match still needs is held back (a card number split
+ * across chunks is caught); everything else is released at once, redacted where the policy
+ * says. The released text does not depend on where the chunks were split: it is what
+ * weir_check gives for the whole text. Not thread-safe: one stream, one thread at a time.
+ */
+typedef struct weir_stream weir_stream;
+
+/**
+ * Starts a stream. The context is copied but its strings (and vault) are borrowed for the
+ * stream's life. `max_hold` bounds the bytes held back (0: 64 KiB); past it the policy's
+ * `on_error` decides: block (default) ends the stream, allow/log releases what is held.
+ * New stream on success: free it with weir_stream_free.
+ */
+WEIR_EXTERN int weir_stream_new(weir_stream **out, const weir_policy *p, const weir_context *ctx,
+                                size_t max_hold, weir_error *err);
+
+/**
+ * Adds a chunk. *out (may be empty) is the text to release now: borrowed, valid until the
+ * next call on this stream. After a block, nothing more is released: end the stream the
+ * provider's way (weir_stream_message says why).
+ */
+WEIR_EXTERN int weir_stream_feed(weir_stream *s, const char *chunk, size_t len, const char **out,
+                                 size_t *out_len, weir_error *err);
+
+/** Ends the stream: releases what was held back (checked as the end of the text). */
+WEIR_EXTERN int weir_stream_finish(weir_stream *s, const char **out, size_t *out_len,
+                                   weir_error *err);
+
+/** The strictest verdict applied so far (WEIR_BLOCK: the stream is over). */
+WEIR_EXTERN weir_action weir_stream_action(const weir_stream *s);
+
+/** For a blocked stream, the message to show (never a matched value); otherwise NULL. */
+WEIR_EXTERN const char *weir_stream_message(const weir_stream *s);
+
+/** Bytes received but not released yet. */
+WEIR_EXTERN size_t weir_stream_held(const weir_stream *s);
+
+/** Frees a stream. NULL is fine. */
+WEIR_EXTERN void weir_stream_free(weir_stream *s);
+
 /* ------------------------------------------------------------------------- detectors */
 
 /**
