@@ -5,6 +5,7 @@
  *   (b) PII-dense text (an email, phone, card, IBAN, key or SSN every ~100 bytes; a block)
  *   (c) PII-dense text that is redacted rather than blocked (the rewrite path)
  *   (d) prose with accented words and typographic quotes (the Unicode path)
+ *   (e) a streamed completion: 4 KiB arriving in 16-byte deltas (cost per delta, bytes held)
  * at 4 KiB and 64 KiB, plus the cost of one check of a 200-byte prompt, and peak RSS.
  *
  * Usage: bench_scan [seconds-per-case [case-name-substring]]   (default 1.0, all cases)
@@ -141,6 +142,39 @@ static void run(const weir_policy *p, const char *name, const char *text, size_t
            (double)len / per / 1e6, per * 1e6, weir_action_name((weir_action)action));
 }
 
+/* A streamed completion: the text arrives in `chunk`-byte deltas (like model tokens). */
+static void run_stream(const weir_policy *p, const char *name, const char *text, size_t len,
+                       size_t chunk, double secs)
+{
+    if (only && !strstr(name, only))
+        return;
+    size_t iters = 0, maxheld = 0, chunks = 0;
+    double t0 = now(), t1;
+    do {
+        weir_stream *s = NULL;
+        if (weir_stream_new(&s, p, NULL, 0, NULL) != 0) {
+            fprintf(stderr, "stream failed\n");
+            exit(1);
+        }
+        const char *o;
+        size_t olen;
+        for (size_t at = 0; at < len; at += chunk) {
+            size_t n = len - at < chunk ? len - at : chunk;
+            weir_stream_feed(s, text + at, n, &o, &olen, NULL);
+            if (weir_stream_held(s) > maxheld)
+                maxheld = weir_stream_held(s);
+            chunks++;
+        }
+        weir_stream_finish(s, &o, &olen, NULL);
+        weir_stream_free(s);
+        iters++;
+        t1 = now();
+    } while (t1 - t0 < secs);
+    double per = (t1 - t0) / (double)iters;
+    printf("%-28s %8zu B  %10.1f MB/s  %9.2f us/chunk  max held %zu B\n", name, len,
+           (double)len / per / 1e6, (t1 - t0) / (double)chunks * 1e6, maxheld);
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
@@ -171,6 +205,10 @@ int main(int argc, char **argv)
     run(p, "PII-dense, redacted 64 KiB", r64, sizeof r64, secs);
     run(p, "prose, non-ASCII 64 KiB", u64, sizeof u64, secs);
     run(p, "prompt 200 B", prompt, strlen(prompt), secs);
+    run_stream(p, "stream prose, 16 B chunks", a4, sizeof a4, 16, secs);
+    static char r4[4096];
+    dense_redact(r4, sizeof r4, 7);
+    run_stream(p, "stream PII-dense, 16 B chunks", r4, sizeof r4, 16, secs);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
