@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "engine/engine.h"
+#include "scan/normalize.h"
 
 #define NO_DECISIVE ((size_t)-1)
 
@@ -174,13 +177,29 @@ static size_t norm_offset(const wr_norm *n, size_t o)
     return lo;
 }
 
-/* Start of the last character of text[0..len) (a UTF-8 lead byte or a stray byte). */
-static size_t last_char_start(const char *text, size_t len)
+/*
+ * Where a stream's text may still change: the start of its last normalization segment
+ * (the last character that cannot join what precedes it). Text before it normalizes the
+ * same whatever follows; from it on, a combining mark, an invisible character or the rest
+ * of a UTF-8 sequence could still arrive and change it.
+ */
+static size_t stream_cut(const char *text, size_t len)
 {
     size_t i = len;
-    while (i > 0 && len - i < 4 && ((unsigned char)text[i - 1] & 0xC0) == 0x80)
-        i--;
-    return i > 0 ? i - 1 : 0;
+    while (i > 0) {
+        size_t b = i - 1;
+        while (b > 0 && i - b < 4 && ((unsigned char)text[b] & 0xC0) == 0x80)
+            b--;
+        utf8proc_int32_t c = -1;
+        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + b,
+                                              (utf8proc_ssize_t)(i - b), &c);
+        if (n != (utf8proc_ssize_t)(i - b) || c < 0 || wr_norm_may_join((uint32_t)c)) {
+            i = b; /* joins (or is not a whole character yet): keep walking back */
+            continue;
+        }
+        return b;
+    }
+    return 0;
 }
 
 int weir_check(weir_result **out, const weir_policy *p, const weir_context *ctx,
@@ -262,7 +281,7 @@ int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_co
      * sequence): decide only what comes before it, and scan only that, so anything that
      * could grow through it touches the end and is a partial match */
     if (partial) {
-        len = last_char_start(text, len);
+        len = stream_cut(text, len);
         r->released = len > from ? len : from;
         if (len <= from)
             goto done;

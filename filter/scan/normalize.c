@@ -965,6 +965,8 @@ static int normalize(wr_norm *out, const char *in, size_t len, unsigned flags, i
         return WEIR_ELIMIT;
     if (!in)
         in = "";
+    out->orig = in;
+    out->orig_len = len;
 
     const unsigned char *u = (const unsigned char *)in;
     size_t first = ascii_span(u, len);
@@ -1036,6 +1038,32 @@ void wr_norm_free(wr_norm *n)
     memset(n, 0, sizeof *n);
 }
 
+int wr_norm_may_join(uint32_t c)
+{
+    if (c < 0x80 || c == WR_INVALID)
+        return 0;
+    if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F) ||
+        (c >= 0xA960 && c <= 0xA97F) || (c >= 0xD7B0 && c <= 0xD7FF) || is_starter_second(c))
+        return 1;
+    const utf8proc_property_t *pr = utf8proc_get_property((utf8proc_int32_t)c);
+    return pr->combining_class != 0 || pr->category == UTF8PROC_CATEGORY_MN ||
+           pr->category == UTF8PROC_CATEGORY_MC || pr->category == UTF8PROC_CATEGORY_ME ||
+           wr_norm_invisible(c);
+}
+
+/* From original offset `at`, past every character that joins the one before it. */
+static size_t extend_joined(const char *orig, size_t len, size_t at)
+{
+    while (at < len) {
+        uint32_t cp;
+        size_t cl = utf8_decode((const unsigned char *)orig + at, len - at, &cp);
+        if (!cl || !wr_norm_may_join(cp))
+            break;
+        at += cl;
+    }
+    return at;
+}
+
 void wr_norm_span(const wr_norm *n, size_t ns, size_t ne, size_t *os, size_t *oe)
 {
     size_t len = n->len;
@@ -1045,7 +1073,7 @@ void wr_norm_span(const wr_norm *n, size_t ns, size_t ne, size_t *os, size_t *oe
         ns = ne;
     if (n->identity || !n->map) {
         *os = ns;
-        *oe = ne;
+        *oe = ne > ns && n->orig ? extend_joined(n->orig, n->orig_len, ne) : ne;
         return;
     }
     const uint32_t *m = n->map;
@@ -1054,16 +1082,16 @@ void wr_norm_span(const wr_norm *n, size_t ns, size_t ne, size_t *os, size_t *oe
         *oe = m[ns];
         return;
     }
-    /* the first k >= ne whose source lies after the source of byte ne-1; map[len] (the
-     * original length) is always greater */
+    /* the end of the original character at the source of byte ne-1 (the map holds
+     * character and segment starts), then over what joins it */
     uint32_t last = m[ne - 1];
-    size_t lo = ne, hi = len;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m[mid] > last)
-            hi = mid;
-        else
-            lo = mid + 1;
+    if (!n->orig || last >= n->orig_len) {
+        *oe = m[len];
+        return;
     }
-    *oe = m[lo];
+    uint32_t cp;
+    size_t cl = utf8_decode((const unsigned char *)n->orig + last, n->orig_len - last, &cp);
+    *oe = extend_joined(n->orig, n->orig_len, last + (cl ? cl : 1));
+    if (*oe < *os)
+        *oe = *os;
 }

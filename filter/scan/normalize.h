@@ -14,6 +14,13 @@ uint32_t wr_norm_fold(uint32_t cp);
 /* The same from the fold tables directly (wr_norm_fold reads a table built from them). */
 uint32_t wr_norm_fold_search(uint32_t cp);
 
+/*
+ * 1 when cp may join the character before it (a combining mark, an invisible character, a
+ * conjoining jamo, a vowel sign): a span ending before it takes it along, and a stream
+ * cannot decide text ending before it. Errs on the side of joining.
+ */
+int wr_norm_may_join(uint32_t cp);
+
 /* 1 when WR_NORM_INVISIBLE drops cp (general category Cf, tags, variation selectors, ...). */
 int wr_norm_invisible(uint32_t cp);
 

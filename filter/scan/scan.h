@@ -40,7 +40,9 @@ typedef struct wr_norm {
     size_t len;
     uint32_t *map;
     int identity;
-    char *owned; /* the allocation behind text when !identity */
+    char *owned;      /* the allocation behind text when !identity */
+    const char *orig; /* the input (borrowed), for wr_norm_span */
+    size_t orig_len;
 } wr_norm;
 
 /*
@@ -50,7 +52,12 @@ typedef struct wr_norm {
 int wr_normalize(wr_norm *out, const char *in, size_t len, unsigned flags);
 void wr_norm_free(wr_norm *n);
 
-/* Maps normalized span [ns, ne) to the smallest original span that produced it. */
+/*
+ * Maps normalized span [ns, ne) to the original: from the start of the character (or
+ * segment) that produced byte ns to the end of the original character that produced byte
+ * ne-1. Character-level at the end, so a span does not depend on whether the text around
+ * it needed normalizing (a combining mark after a match stays outside it either way).
+ */
 void wr_norm_span(const wr_norm *n, size_t ns, size_t ne, size_t *os, size_t *oe);
 
 /* ----------------------------------------------------------------- detectors */

@@ -99,6 +99,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         weir_result_free(r);
     }
 
+    /* streamed in chunks whose sizes the input's own bytes pick, the completion releases
+     * exactly what the whole-text check gives (or is blocked when that blocks) */
+    if (size <= 4096) {
+        weir_result *whole = NULL;
+        ctx.direction = WEIR_COMPLETION;
+        if (weir_check(&whole, default_policy, &ctx, text, size, NULL) != 0)
+            abort();
+        weir_stream *st = NULL;
+        if (weir_stream_new(&st, default_policy, &ctx, 1 << 20, NULL) != 0)
+            abort();
+        char *got = malloc(size * 8 + 64);
+        size_t glen = 0, at = 0, k = 0;
+        const char *o;
+        size_t olen;
+        while (at < size) {
+            size_t n = 1 + (size_t)(data[k++ % size] % 13);
+            if (n > size - at)
+                n = size - at;
+            if (weir_stream_feed(st, text + at, n, &o, &olen, NULL) != 0)
+                abort();
+            memcpy(got + glen, o, olen);
+            glen += olen;
+            at += n;
+        }
+        if (weir_stream_finish(st, &o, &olen, NULL) != 0)
+            abort();
+        memcpy(got + glen, o, olen);
+        glen += olen;
+        if (weir_result_action(whole) == WEIR_BLOCK) {
+            if (weir_stream_action(st) != WEIR_BLOCK)
+                abort();
+        } else {
+            size_t wlen = 0;
+            const char *wt = weir_result_text(whole, &wlen);
+            if (!wt) {
+                wt = text;
+                wlen = size;
+            }
+            if (weir_stream_action(st) == WEIR_BLOCK || glen != wlen || memcmp(got, wt, glen) != 0)
+                abort(); /* the stream released something else than the whole check */
+        }
+        free(got);
+        weir_stream_free(st);
+        weir_result_free(whole);
+    }
+
     weir_vault *v = NULL;
     if (weir_vault_new(&v, NULL) != 0)
         abort();
