@@ -74,6 +74,20 @@ static wr_tls *tls_get(void)
     return t;
 }
 
+/* This thread's PCRE2 state with the policy's match, depth and heap limits set. */
+static wr_tls *tls_with_limits(const wr_scan_limits *limits)
+{
+    wr_tls *tls = tls_get();
+    if (!tls)
+        return NULL;
+    pcre2_set_match_limit(tls->mctx, limits && limits->match_limit ? limits->match_limit
+                                                                   : 1000000);
+    pcre2_set_depth_limit(tls->mctx, limits && limits->depth_limit ? limits->depth_limit
+                                                                   : 10000);
+    pcre2_set_heap_limit(tls->mctx, 64 * 1024); /* KiB */
+    return tls;
+}
+
 /* ----------------------------------------------------------------- compilation */
 
 static int compile_pattern(pcre2_code **out, const char *pattern, uint32_t options, char *msg,
@@ -571,14 +585,9 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
             size_t ndetectors, const char *text, size_t len, const wr_scan_limits *limits,
             size_t *failed_detector)
 {
-    wr_tls *tls = tls_get();
+    wr_tls *tls = tls_with_limits(limits);
     if (!tls)
         return WEIR_ENOMEM;
-    pcre2_set_match_limit(tls->mctx, limits && limits->match_limit ? limits->match_limit
-                                                                   : 1000000);
-    pcre2_set_depth_limit(tls->mctx, limits && limits->depth_limit ? limits->depth_limit
-                                                                   : 10000);
-    pcre2_set_heap_limit(tls->mctx, 64 * 1024); /* KiB */
 
     uint32_t trig = 0;
     for (size_t i = 0; i < ndetectors; i++)
@@ -691,13 +700,9 @@ int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t
                  size_t *earliest)
 {
     *earliest = len;
-    wr_tls *tls = tls_get();
+    wr_tls *tls = tls_with_limits(limits);
     if (!tls)
         return WEIR_ENOMEM;
-    pcre2_set_match_limit(tls->mctx, limits && limits->match_limit ? limits->match_limit
-                                                                   : 1000000);
-    pcre2_set_depth_limit(tls->mctx, limits && limits->depth_limit ? limits->depth_limit
-                                                                   : 10000);
     pcre2_set_offset_limit(tls->mctx, PCRE2_UNSET);
     for (size_t i = 0; i < ndetectors; i++) {
         const wr_detector *d = &detectors[i];
