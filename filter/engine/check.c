@@ -235,7 +235,6 @@ int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_co
     r->policy = weir_policy_ref((weir_policy *)p);
     r->decisive = NO_DECISIVE;
     r->released = len;
-    wr_buf_init(&r->strings);
 
     int rc = wr_eval_access(r, p, ctx);
     if (!rc)
@@ -449,7 +448,6 @@ void weir_result_free(weir_result *r)
         free(r->text);
     }
     free(r->message);
-    wr_buf_free(&r->strings);
     weir_policy_unref(r->policy);
     free(r);
 }

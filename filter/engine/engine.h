@@ -15,7 +15,6 @@ struct weir_result {
     size_t decisive; /* index into f, or (size_t)-1 */
     size_t released; /* wr_check_range: end of the part that was decided (text covers
                       * [from, released) when redacted) */
-    wr_buf strings;  /* messages built for this result (offsets in f[].message) */
 };
 
 /*
