@@ -1,7 +1,7 @@
 /*
  * test_sigv4.c - the SigV4 signer (filter/identity/sigv4.c).
  *
- * 1. Every case of the AWS signing test suite in $WEIR_SOURCE_DIR/../shared/testdata/sigv4
+ * 1. Every case of the AWS signing test suite in $WEIR_SOURCE_DIR/tests/data/vectors/sigv4
  *    (awslabs/aws-c-auth, v4) that has header-*.txt files: canonical request, string to
  *    sign and signature byte for byte, and the Authorization / X-Amz-* headers of
  *    header-signed-request.txt. The query-*.txt (presigned URL) files are not used: the
@@ -41,7 +41,7 @@ static char *vectors_dir(void)
     size_t n = strlen(src) + 64;
     char *d = malloc(n);
     assert_non_null(d);
-    snprintf(d, n, "%s/../shared/testdata/sigv4", src);
+    snprintf(d, n, "%s/tests/data/vectors/sigv4", src);
     return d;
 }
 
@@ -771,7 +771,7 @@ int main(void)
     if (!d) {
         fprintf(stderr,
                 "test_sigv4: the SigV4 test vectors are missing: cannot open %s\n"
-                "(expected at $WEIR_SOURCE_DIR/../shared/testdata/sigv4; WEIR_SOURCE_DIR=%s)\n",
+                "(expected at $WEIR_SOURCE_DIR/tests/data/vectors/sigv4; WEIR_SOURCE_DIR=%s)\n",
                 root, getenv("WEIR_SOURCE_DIR") ? getenv("WEIR_SOURCE_DIR") : "(unset)");
         free(root);
         return 1;

@@ -1,6 +1,6 @@
 /*
  * test_eventstream.c - the AWS event-stream codec (filter/providers/eventstream.h) against
- * the public aws-sdk-go vectors in ../shared/testdata/eventstream: every positive frame
+ * the public aws-sdk-go vectors in tests/data/vectors/eventstream: every positive frame
  * decodes to its JSON (whole, one byte at a time, and split at every point) and re-encodes
  * to the same bytes; every negative frame is refused with an error naming the problem.
  * Then hand-made frames for each malformed case, the limits, all ten header types, and a
@@ -30,13 +30,13 @@ static int find_vectors(void **state)
 {
     (void)state;
     const char *src = getenv("WEIR_SOURCE_DIR");
-    snprintf(vectors, sizeof vectors, "%s/../shared/testdata/eventstream",
+    snprintf(vectors, sizeof vectors, "%s/tests/data/vectors/eventstream",
              src && *src ? src : ".");
     DIR *d = opendir(vectors);
     if (!d) {
         fprintf(stderr,
                 "test_eventstream: test vectors not found at %s\n"
-                "  (WEIR_SOURCE_DIR must be the repository root, with shared/ beside it)\n",
+                "  (WEIR_SOURCE_DIR must be the repository root)\n",
                 vectors);
         return -1;
     }
