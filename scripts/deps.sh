@@ -4,7 +4,9 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang
       libpcre2-dev libyaml-dev libjansson-dev libssl-dev libutf8proc-dev zlib1g-dev
-      libcmocka-dev python3 jq openssl gzip)
+      libcmocka-dev python3 jq openssl gzip
+      libevent-dev libnghttp2-dev libhttp-parser-dev libcurl4-openssl-dev libcjose-dev
+      curl ca-certificates nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

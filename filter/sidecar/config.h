@@ -1,0 +1,106 @@
+/*
+ * config.h - `weir serve --config FILE`: the sidecar's YAML configuration (docs/config.md
+ * documents every key). Loaded with libyaml's event API like policies: unknown keys (with a
+ * suggestion), wrong types, bad enums, aliases/anchors, duplicate keys, files over 1 MiB or
+ * nested deeper than 16 are refused with FILE:LINE:COL and an actionable message.
+ *
+ * Environment overrides (applied after the file, documented): WEIR_POLICY (policy),
+ * WEIR_ADMIN (admin), WEIR_WORKERS (workers), WEIR_LOG_LEVEL (log_level),
+ * WEIR_AUDIT_DIR (audit.dir).
+ */
+#ifndef WEIR_SIDECAR_CONFIG_H
+#define WEIR_SIDECAR_CONFIG_H
+
+#include <stddef.h>
+
+#include "internal.h"
+#include "sidecar/http.h"
+
+typedef enum wr_up_kind {
+    WR_KIND_BEDROCK = 0,        /**< bedrock-runtime: InvokeModel*, Converse*, ApplyGuardrail, /openai/v1/chat/completions */
+    WR_KIND_BEDROCK_MANTLE = 1, /**< bedrock-mantle: /v1/chat/completions, /v1/responses (signing name bedrock-mantle) */
+    WR_KIND_AZURE = 2           /**< Azure OpenAI: deployments path and v1 path */
+} wr_up_kind;
+
+/** "bedrock", "bedrock-mantle", "azure". */
+const char *wr_up_kind_name(wr_up_kind k);
+
+typedef struct wr_sc_deployment {
+    char *name;  /**< Azure deployment name (path segment, or `model` on the v1 path) */
+    char *model; /**< the model it serves, e.g. "gpt-4o" (policies match on this) */
+} wr_sc_deployment;
+
+typedef struct wr_sc_upstream {
+    char *name;            /**< unique, [a-z0-9_-]{1,64}; metrics label */
+    wr_up_kind kind;
+    char *listen;          /**< "host:port" */
+    char *region;          /**< required: AWS region, or the Azure resource's region */
+    char *endpoint;        /**< scheme://host[:port] without path; bedrock default:
+                                https://bedrock-runtime.REGION.amazonaws.com, mantle default:
+                                https://bedrock-mantle.REGION.api.aws; azure: required */
+    char *deployment_type; /**< azure: standard, datazone, global, provisioned, ... (required for azure) */
+    wr_sc_deployment *deployments; /**< azure: deployment -> model map (optional) */
+    size_t ndeployments;
+    char *api_key_env;     /**< azure: env var holding the api-key */
+    char *api_key_file;    /**< azure: file holding the api-key (trailing newline trimmed) */
+    char *bearer_token_env;/**< azure: env var holding an Entra bearer token (instead of a key) */
+    char *aws_profile;     /**< bedrock: shared-credentials profile (else the default chain) */
+    char *principal;       /**< static caller principal ARN for this listener (per-pod sidecar) */
+    char *ca_file;         /**< CA bundle for the upstream's TLS (NULL: system store) */
+} wr_sc_upstream;
+
+typedef struct wr_sc_audit {
+    char *dir;             /**< NULL: no audit trail (logged as a warning at start) */
+    int durability;        /**< weir_audit_durability: WEIR_AUDIT_SYNC (default) or BATCH */
+    unsigned batch_ms;     /**< default 50 */
+    char *account;         /**< 12 digits, default "000000000000" */
+    char *trail;           /**< default "weir" */
+    char *signing_key_file;/**< PEM RSA key for digests (NULL: a key generated in dir) */
+    char *hash_key_file;   /**< HMAC key for matched-value hashes (NULL: generated in dir) */
+    unsigned digest_seconds; /**< default 3600 */
+    int fail_open;         /**< 0 (default): refuse traffic when the trail cannot be written */
+    int jsonl_stdout;      /**< 1: also write each record as a JSON line on stdout */
+} wr_sc_audit;
+
+typedef struct wr_sc_config {
+    char *path;            /**< the file it came from ("" when parsed from memory) */
+    char *policy;          /**< policy file; NULL: the embedded default policy */
+    char *admin;           /**< "host:port" of /healthz /readyz /metrics; NULL: none */
+    unsigned workers;      /**< event-loop threads; default min(2, cores) */
+    int log_level;         /**< 0 debug, 1 info (default), 2 warn, 3 error */
+    wr_sc_audit audit;
+    wr_http_limits http;   /**< limits: keys of `limits:` (zero = server default) */
+    unsigned upstream_connect_timeout_ms;    /**< default 5,000 */
+    unsigned upstream_first_byte_timeout_ms; /**< default 60,000 */
+    unsigned upstream_idle_timeout_ms;       /**< default 300,000 */
+    size_t max_hold_bytes;                   /**< per streamed block; 0: library default */
+    unsigned drain_timeout_ms;               /**< SIGTERM: wait this long for in-flight; default 30,000 */
+    wr_sc_upstream *up;
+    size_t nup;
+} wr_sc_config;
+
+/**
+ * Parses yaml[0..len) (`name` is used in messages), applies defaults and validates
+ * (listeners unique, names unique, region known, endpoint a valid http(s) URL, azure has
+ * endpoint + deployment_type + at most one of api_key_env / api_key_file / bearer_token_env).
+ * Does not apply environment overrides.
+ */
+int wr_sc_config_parse(const char *yaml, size_t len, const char *name, wr_sc_config **out,
+                       weir_error *err);
+
+/** Reads and parses `path`, then applies the WEIR_* environment overrides. */
+int wr_sc_config_load(const char *path, wr_sc_config **out, weir_error *err);
+
+/**
+ * The configuration `weir serve` uses without --config: one bedrock upstream listening on
+ * 127.0.0.1:8080 for region $AWS_REGION (else us-east-1), admin on 127.0.0.1:9090, the
+ * embedded default policy; then the environment overrides.
+ */
+int wr_sc_config_default(wr_sc_config **out, weir_error *err);
+
+void wr_sc_config_free(wr_sc_config *c);
+
+/** The model an Azure deployment maps to, or NULL when the map does not name it. */
+const char *wr_sc_deployment_model(const wr_sc_upstream *u, const char *deployment);
+
+#endif
