@@ -39,6 +39,7 @@ enum { CLI_OK = 0, CLI_BLOCKED = 1, CLI_USAGE = 2, CLI_UNAUDITED = 3 };
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_policy(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
+int cli_cmd_serve(int argc, char **argv);
 
 /* Help text for "check", "policy", "policy lint", ... to `out`; 0, or -1 if unknown. */
 int cli_help_topic(FILE *out, const char *topic);

@@ -19,7 +19,7 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"check", cli_cmd_check, "check text against a policy (offline)"},
     {"policy", cli_cmd_policy, "lint, test and inspect policies"},
-    {"serve", NULL, "run the HTTP sidecar (not built yet)"},
+    {"serve", cli_cmd_serve, "run the sidecar proxy in front of Bedrock / Azure OpenAI"},
     {"audit", cli_cmd_audit, "verify, query and count the audit trail"},
 };
 
@@ -186,6 +186,33 @@ static const char help_audit_query[] =
     "Exit status: 0 success, 1 some file or record could not be read (warnings on stderr;\n"
     "the rest is printed), 2 usage error or unreadable DIR.\n";
 
+static const char help_serve[] =
+    "usage: weir serve [--config FILE] [--check-config]\n"
+    "\n"
+    "Runs the sidecar: an HTTP proxy that official SDKs reach by changing only their\n"
+    "endpoint / base URL. Every listener serves HTTP/1.1 and h2c on the same port. Each\n"
+    "prompt is checked against the policy before it goes upstream (redacted, blocked or\n"
+    "denied in the provider's own format); each completion, streamed or not, is checked\n"
+    "before the app sees it. Bedrock requests are re-signed with SigV4 using the sidecar's\n"
+    "own AWS credentials; Azure requests get the configured api-key. The caller's own\n"
+    "credentials are never forwarded.\n"
+    "\n"
+    "  -c, --config FILE   the configuration (docs/config.md). Without it: one Bedrock\n"
+    "                      upstream for $AWS_REGION on 127.0.0.1:8080, admin on\n"
+    "                      127.0.0.1:9090, the embedded default policy\n"
+    "      --check-config  load and validate the configuration and its policy, then exit\n"
+    "\n"
+    "Admin listener: GET /healthz, /readyz (policy loaded, trail writable, not draining),\n"
+    "/metrics (Prometheus). Signals: SIGHUP reloads the policy (so does a change of the\n"
+    "policy file; a bad policy is refused and the old one keeps serving); SIGTERM stops\n"
+    "accepting, finishes in-flight requests (drain_timeout_ms) and flushes the trail.\n"
+    "Logs are JSON lines on stderr. Environment: WEIR_POLICY, WEIR_ADMIN, WEIR_WORKERS,\n"
+    "WEIR_LOG_LEVEL, WEIR_AUDIT_DIR override the file; AWS credentials as the AWS SDKs\n"
+    "find them (docs/credentials.md).\n"
+    "\n"
+    "Exit status: 0 after a clean shutdown, 2 when the configuration, policy, credentials,\n"
+    "audit trail or a listener cannot be set up.\n";
+
 static const char help_audit_stats[] =
     "usage: weir audit stats DIR [--since T] [--until T] [--format table|json] [-v]\n"
     "\n"
@@ -213,6 +240,7 @@ int cli_help_topic(FILE *out, const char *topic)
         {"policy lint", help_policy_lint},
         {"policy test", help_policy_test},
         {"policy detectors", help_policy_detectors},
+        {"serve", help_serve},
         {"audit", help_audit},
         {"audit verify", help_audit_verify},
         {"audit query", help_audit_query},

@@ -149,6 +149,17 @@ int wr_codec_load(wr_body *b, const wr_codec *c, weir_direction dir, const char 
 int wr_bedrock_guardrail_answer(wr_buf *out, const wr_body *b, weir_result *const *res,
                                 size_t nres, weir_error *err);
 
+/**
+ * The answer to a blocked prompt on a streamed Bedrock operation (ConverseStream,
+ * InvokeModelWithResponseStream): a complete AWS event stream in which the model "says"
+ * `message` and stops the way a Bedrock guardrail intervention does (ConverseStream:
+ * messageStop with stopReason guardrail_intervened; InvokeModel streams: the family's
+ * chunks with amazon-bedrock-guardrailAction INTERVENED). Appends to out.
+ * WEIR_EINVAL for a codec without a streamed Bedrock form. (rstream_reply.c)
+ */
+int wr_stream_block_reply(const wr_codec *c, const char *message, const char *rule,
+                          wr_buf *out);
+
 /* ---- helpers shared by the codec files (codec.c) */
 
 /** Fills err with "<codec>: <path>: <what>" and returns WEIR_EINVAL. */
