@@ -742,6 +742,30 @@ int weir_audit_record(weir_audit *a, const weir_audit_event *ev, const weir_resu
     return rc;
 }
 
+int weir_audit_record_call(weir_audit *a, const weir_audit_event *ev, const weir_result *prompt,
+                           const char *prompt_text, size_t prompt_len,
+                           const weir_result *completion, const char *completion_text,
+                           size_t completion_len, weir_error *err)
+{
+    if (!a || !ev)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_record_call: NULL argument");
+    int rc = check_event(ev, err);
+    if (rc)
+        return rc;
+    wr_record_cfg cfg = record_cfg(a);
+    wr_record_part pp = {prompt, prompt_text, prompt_len};
+    wr_record_part cp = {completion, completion_text, completion_len};
+    char *line = NULL;
+    size_t n = 0;
+    char t[WR_AUDIT_TIME_LEN + 1];
+    rc = wr_audit_build_call(&line, &n, t, &cfg, ev, prompt ? &pp : NULL,
+                             completion ? &cp : NULL, 0, NULL, err);
+    if (rc == 0)
+        rc = append(a, line, n, t, err);
+    free(line);
+    return rc;
+}
+
 int weir_audit_record_gate(weir_audit *a, const char *event_name, const char *message,
                            const weir_policy *policy, weir_error *err)
 {

@@ -312,10 +312,9 @@ static int hash_value(char out[12 + 16 + 1], const wr_record_cfg *cfg, const cha
     return 0;
 }
 
-static json_t *findings_json(const wr_record_cfg *cfg, const weir_audit_event *ev,
+static json_t *findings_json(json_t *arr, const wr_record_cfg *cfg, weir_direction dir,
                              const weir_result *r, const char *text, size_t len, int *oom)
 {
-    json_t *arr = json_array();
     if (!arr) {
         *oom = 1;
         return NULL;
@@ -364,7 +363,7 @@ static json_t *findings_json(const wr_record_cfg *cfg, const weir_audit_event *e
         put(e, "kind", json_string(weir_finding_kind_name(f->kind)), oom);
         put(e, "detector", jstr(f->detector ? f->detector : "", WR_AUDIT_MAX_FIELD), oom);
         put(e, "entity", jstr(f->entity ? f->entity : "", WR_AUDIT_MAX_FIELD), oom);
-        put(e, "direction", json_string(direction_name(ev->direction)), oom);
+        put(e, "direction", json_string(direction_name(dir)), oom);
         put(e, "action", json_string(weir_action_name(act)), oom);
         put(e, "monitor", json_boolean(monitor), oom);
         put(e, "count", json_integer((json_int_t)count), oom);
@@ -396,6 +395,22 @@ int wr_audit_build_record(char **out, size_t *len, char event_time[WR_AUDIT_TIME
                           const weir_result *r, const char *text, size_t text_len,
                           int gate_event, const weir_policy *policy, weir_error *err)
 {
+    const wr_record_part part = {r, text, text_len};
+    return wr_audit_build_call(out, len, event_time, cfg, ev, r ? &part : NULL, NULL,
+                               gate_event, policy, err);
+}
+
+static weir_action max_action(weir_action a, weir_action b) { return a > b ? a : b; }
+
+int wr_audit_build_call(char **out, size_t *len, char event_time[WR_AUDIT_TIME_LEN + 1],
+                        const wr_record_cfg *cfg, const weir_audit_event *ev,
+                        const wr_record_part *pp, const wr_record_part *cp, int gate_event,
+                        const weir_policy *policy, weir_error *err)
+{
+    /* one part alone keeps the event's direction; both: prompt then completion */
+    const weir_result *r = pp ? pp->r : cp ? cp->r : NULL;
+    const weir_result *rc2 = pp && cp ? cp->r : NULL;
+    weir_direction d1 = pp && cp ? WEIR_PROMPT : ev->direction;
     int oom = 0;
     char id[37], req[37];
     if (wr_audit_uuid(id) != 0 || (!ev->request_id && wr_audit_uuid(req) != 0))
@@ -429,13 +444,20 @@ int wr_audit_build_record(char **out, size_t *len, char event_time[WR_AUDIT_TIME
 
     /* errorCode: the caller's, or derived from a block */
     const char *code = ev->error_code, *msg = ev->error_message;
-    if (!gate_event && !code && r && r->action == WEIR_BLOCK) {
-        const weir_finding *d = weir_result_decisive(r);
+    const weir_result *blk = r && r->action == WEIR_BLOCK ? r
+                             : rc2 && rc2->action == WEIR_BLOCK ? rc2 : NULL;
+    if (!gate_event && !code && blk) {
+        const weir_finding *d = weir_result_decisive(blk);
         code = d && (d->kind == WEIR_FINDING_ACCESS || d->kind == WEIR_FINDING_RESIDENCY)
                    ? "AccessDenied"
                    : "GuardrailIntervened";
         if (!msg)
-            msg = weir_result_message(r);
+            msg = weir_result_message(blk);
+    }
+    weir_action act = r ? r->action : WEIR_ALLOW, enf = r ? r->enforced : WEIR_ALLOW;
+    if (rc2) {
+        act = max_action(act, rc2->action);
+        enf = max_action(enf, rc2->enforced);
     }
     if (code) {
         put(o, "errorCode", jstr(code, WR_AUDIT_MAX_FIELD), &oom);
@@ -450,12 +472,12 @@ int wr_audit_build_record(char **out, size_t *len, char event_time[WR_AUDIT_TIME
         json_t *rp = json_object();
         put(rp, "modelId", jstr(ev->model, WR_AUDIT_MAX_FIELD), &oom);
         put(rp, "provider", json_string(provider_name(ev->provider)), &oom);
-        put(rp, "direction", json_string(direction_name(ev->direction)), &oom);
+        put(rp, "direction", json_string(rc2 ? "both" : direction_name(ev->direction)), &oom);
         put(o, "requestParameters", rp, &oom);
         if (r) {
             json_t *re = json_object();
-            put(re, "action", json_string(weir_action_name(r->action)), &oom);
-            put(re, "enforcedAction", json_string(weir_action_name(r->enforced)), &oom);
+            put(re, "action", json_string(weir_action_name(act)), &oom);
+            put(re, "enforcedAction", json_string(weir_action_name(enf)), &oom);
             put(o, "responseElements", re, &oom);
         } else {
             put(o, "responseElements", json_null(), &oom);
@@ -470,9 +492,14 @@ int wr_audit_build_record(char **out, size_t *len, char event_time[WR_AUDIT_TIME
         put(ad, "policy", policy_json(pol, &oom), &oom);
     if (ad && !gate_event) {
         if (r) {
-            put(ad, "action", json_string(weir_action_name(r->action)), &oom);
-            put(ad, "enforcedAction", json_string(weir_action_name(r->enforced)), &oom);
-            put(ad, "findings", findings_json(cfg, ev, r, text, text_len, &oom), &oom);
+            put(ad, "action", json_string(weir_action_name(act)), &oom);
+            put(ad, "enforcedAction", json_string(weir_action_name(enf)), &oom);
+            const wr_record_part *first = pp ? pp : cp;
+            json_t *arr = findings_json(json_array(), cfg, d1, first->r, first->text,
+                                        first->len, &oom);
+            if (rc2)
+                arr = findings_json(arr, cfg, WEIR_COMPLETION, cp->r, cp->text, cp->len, &oom);
+            put(ad, "findings", arr, &oom);
         }
         put(ad, "gateLatencyMs", ms_value(ev->gate_ms), &oom);
         put(ad, "upstreamLatencyMs", ms_value(ev->upstream_ms), &oom);

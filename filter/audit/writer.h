@@ -54,6 +54,23 @@ typedef struct wr_record_cfg {
  * `policy` may be NULL). New string, caller frees; *len excludes the NUL. `event_time`
  * receives the record's eventTime.
  */
+/* One checked text of a call: its result and the text the result's spans refer to. */
+typedef struct wr_record_part {
+    const weir_result *r;
+    const char *text;
+    size_t len;
+} wr_record_part;
+
+/*
+ * Like wr_audit_build_record for a whole call: the prompt's part and the completion's
+ * (either may be NULL). With both, findings carry their own direction, the action is the
+ * stricter of the two and requestParameters.direction is "both".
+ */
+int wr_audit_build_call(char **out, size_t *len, char event_time[WR_AUDIT_TIME_LEN + 1],
+                        const wr_record_cfg *cfg, const weir_audit_event *ev,
+                        const wr_record_part *prompt, const wr_record_part *completion,
+                        int gate_event, const weir_policy *policy, weir_error *err);
+
 int wr_audit_build_record(char **out, size_t *len, char event_time[WR_AUDIT_TIME_LEN + 1],
                           const wr_record_cfg *cfg, const weir_audit_event *ev,
                           const weir_result *r, const char *text, size_t text_len,

@@ -59,6 +59,10 @@ typedef struct px {
     int started;            /* client response started */
     int paused;
     wr_decision decision;
+    int audited;            /* the call's record is written */
+    weir_direction ctx_prompt_dir;
+    char peer_ip[64];
+    char *user_agent;
 } px;
 
 static double now_ms(void)
@@ -68,7 +72,6 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static const char *hdr(px *p, const char *name) { return wr_http_req_header(p->hr, name); }
 
 static void px_count(px *p, wr_decision d)
 {
@@ -93,6 +96,7 @@ static void px_free(px *p)
     wr_rstream_free(p->rs);
     wr_buf_free(&p->out);
     weir_policy_unref(p->pol);
+    free(p->user_agent);
     atomic_fetch_sub(&p->sc->metrics.in_flight, 1);
     free(p);
 }
@@ -121,27 +125,29 @@ static const char *provider_event_source(const px *p)
 }
 
 /*
- * One record. Returns 0, or -1 when it could not be written and the trail is not
- * fail-open: the caller refuses.
+ * The call's one audit record: the prompt's verdict (when the prompt was checked) and the
+ * completion's (cr, when there is one). Returns 0, or -1 when it could not be written and
+ * the trail is not fail-open: the caller refuses.
  */
-static int px_audit(px *p, weir_direction dir, const weir_result *r, const char *text,
-                    size_t len, const char *error_code, const char *error_message,
-                    long in_tok, long out_tok)
+static int px_audit(px *p, const weir_result *cr, const char *ctext, size_t clen,
+                    const char *error_code, const char *error_message, long in_tok,
+                    long out_tok)
 {
     weir_audit *a = p->sc->audit;
-    if (!a)
+    if (!a || p->audited)
         return 0;
+    p->audited = 1;
     weir_audit_event ev = WEIR_AUDIT_EVENT_INIT;
     ev.event_name = wr_op_name(p->route.op);
     ev.event_source = provider_event_source(p);
     ev.aws_region = p->ucfg->region;
-    ev.source_ip = p->hr ? wr_http_req_peer_ip(p->hr) : NULL;
-    ev.user_agent = p->hr ? hdr(p, "user-agent") : NULL;
+    ev.source_ip = p->peer_ip[0] ? p->peer_ip : NULL;
+    ev.user_agent = p->user_agent;
     ev.principal = p->ctx.principal;
     ev.model = p->model && *p->model ? p->model : NULL;
     ev.request_id = p->request_id[0] ? p->request_id : NULL;
     ev.provider = p->ucfg->kind == WR_KIND_AZURE ? WEIR_PROVIDER_AZURE : WEIR_PROVIDER_BEDROCK;
-    ev.direction = dir;
+    ev.direction = p->prompt_res ? p->ctx_prompt_dir : WEIR_COMPLETION;
     ev.upstream_status = p->up_status;
     ev.gate_ms = p->t_gate > 0 ? p->t_gate - p->t0 : now_ms() - p->t0;
     ev.upstream_ms = p->t_up0 > 0 ? now_ms() - p->t_up0 : 0;
@@ -150,7 +156,8 @@ static int px_audit(px *p, weir_direction dir, const weir_result *r, const char 
     ev.error_code = error_code;
     ev.error_message = error_message;
     weir_error err = {0};
-    if (weir_audit_record(a, &ev, r, text, len, &err) == 0)
+    if (weir_audit_record_call(a, &ev, p->prompt_res, p->joined.data, p->joined.len, cr, ctext,
+                               clen, &err) == 0)
         return 0;
     atomic_fetch_add(&p->sc->metrics.audit_failures, 1);
     wr_log(WR_LOG_ERROR, "audit record not written", "upstream", p->ucfg->name, "error",
@@ -244,7 +251,10 @@ static void px_fail(px *p, int status, const char *message, wr_decision d)
     px_count(p, d);
     char code[32];
     snprintf(code, sizeof code, "HTTP%d", status);
-    px_audit(p, WEIR_PROMPT, NULL, NULL, 0, code, message, -1, -1);
+    if (px_audit(p, NULL, NULL, 0, code, message, -1, -1) != 0 && status != 503) {
+        /* an unaudited refusal is still a refusal: answer it, but say the trail is down */
+        wr_log(WR_LOG_ERROR, "refusal not audited", "upstream", p->ucfg->name, NULL);
+    }
     wr_log(status >= 500 ? WR_LOG_WARN : WR_LOG_INFO, "request refused", "upstream",
            p->ucfg->name, "operation", wr_op_name(p->route.op), "status",
            status == 400 ? "400" : status == 404 ? "404" : status == 413 ? "413" : "error",
@@ -565,7 +575,7 @@ static void up_headers(void *user, int status, const wr_http_header *h, size_t n
     }
 }
 
-static void stream_end_audit(px *p, const char *error_code, const char *error_message)
+static int stream_end_audit(px *p, const char *error_code, const char *error_message)
 {
     const char *text = NULL;
     size_t len = 0;
@@ -580,7 +590,7 @@ static void stream_end_audit(px *p, const char *error_code, const char *error_me
     }
     if (r)
         count_rules(p, r, 1);
-    px_audit(p, WEIR_COMPLETION, r, text, len, error_code, error_message, in, out);
+    return px_audit(p, r, text, len, error_code, error_message, in, out);
 }
 
 static int up_data(void *user, const char *data, size_t len)
@@ -604,16 +614,24 @@ static int up_data(void *user, const char *data, size_t len)
     weir_error err = {0};
     p->out.len = 0;
     int rc = wr_rstream_feed(p->rs, data, len, &p->out, &err);
-    if (p->out.len)
-        wr_http_respond_write(p->hr, p->out.data, p->out.len);
     if (rc == 1) {
-        stream_end_audit(p, "GuardrailIntervened", weir_action_name(WEIR_BLOCK));
+        /* the record first: the stream's ending is released only once it is written */
         px_count(p, WR_DEC_BLOCK);
+        if (stream_end_audit(p, NULL, NULL) != 0) {
+            wr_http_respond_abort(p->hr);
+            p->hr = NULL;
+            px_free(p);
+            return -1;
+        }
+        if (p->out.len)
+            wr_http_respond_write(p->hr, p->out.data, p->out.len);
         wr_http_respond_end(p->hr);
         p->hr = NULL;
         px_free(p); /* cancels the transfer: no more callbacks */
         return -1;
     }
+    if (rc == 0 && p->out.len)
+        wr_http_respond_write(p->hr, p->out.data, p->out.len);
     if (rc < 0) {
         wr_log(WR_LOG_WARN, "upstream stream malformed; response aborted", "upstream",
                p->ucfg->name, "error", err.text, NULL);
@@ -672,8 +690,7 @@ static void complete_response(px *p)
     count_rules(p, r, 1);
     weir_action act = weir_result_action(r);
     long in = -1, out = -1;
-    if (px_audit(p, WEIR_COMPLETION, r, joined.data, joined.len,
-                 act == WEIR_BLOCK ? "GuardrailIntervened" : NULL, NULL, in, out) != 0) {
+    if (px_audit(p, r, joined.data, joined.len, NULL, NULL, in, out) != 0) {
         wr_body_free(&b);
         wr_buf_free(&joined);
         weir_result_free(r);
@@ -727,12 +744,15 @@ static void up_done(void *user, wr_up_result res, const char *message)
         if (rc == 0) {
             p->out.len = 0;
             rc = wr_rstream_finish(p->rs, &p->out, &err);
-            if (p->out.len)
-                wr_http_respond_write(p->hr, p->out.data, p->out.len);
+        }
+        if (rc >= 0 && stream_end_audit(p, NULL, NULL) != 0) {
+            rc = -1; /* unaudited: the end of the stream is not released */
+            snprintf(err.text, sizeof err.text, "the audit trail cannot be written");
         }
         if (rc >= 0) {
+            if (p->out.len)
+                wr_http_respond_write(p->hr, p->out.data, p->out.len);
             weir_action a = wr_rstream_action(p->rs);
-            stream_end_audit(p, a == WEIR_BLOCK ? "GuardrailIntervened" : NULL, NULL);
             wr_decision d = decision_of(a);
             px_count(p, d > p->decision ? d : p->decision);
             wr_http_respond_end(p->hr);
@@ -764,7 +784,11 @@ static void up_done(void *user, wr_up_result res, const char *message)
         /* upstream errors are forwarded as they are: the provider's own shape */
         char code[32];
         snprintf(code, sizeof code, "Upstream%d", p->up_status);
-        px_audit(p, WEIR_COMPLETION, NULL, NULL, 0, code, NULL, -1, -1);
+        if (px_audit(p, NULL, NULL, 0, code, NULL, -1, -1) != 0) {
+            px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",
+                    WR_DEC_ERROR);
+            return;
+        }
         px_count(p, WR_DEC_ERROR);
         wr_http_respond(p->hr, p->up_status, p->rh, p->nrh, p->resp.data ? p->resp.data : "",
                         p->resp.len);
@@ -805,8 +829,7 @@ static void answer_guardrail(px *p)
         return;
     }
     weir_action a = weir_result_action(p->prompt_res);
-    if (px_audit(p, p->ctx.direction, p->prompt_res, p->joined.data, p->joined.len,
-                 a == WEIR_BLOCK ? "GuardrailIntervened" : NULL, NULL, -1, -1) != 0) {
+    if (px_audit(p, NULL, NULL, 0, NULL, NULL, -1, -1) != 0) {
         wr_buf_free(&b);
         px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",
                 WR_DEC_ERROR);
@@ -843,6 +866,10 @@ static void proxy_on_request(wr_http_req *hr, void *user)
     wr_buf_init(&p->resp);
     wr_buf_init(&p->out);
     wr_http_req_set_user(hr, p);
+    snprintf(p->peer_ip, sizeof p->peer_ip, "%s", wr_http_req_peer_ip(hr));
+    const char *ua = wr_http_req_header(hr, "user-agent");
+    if (ua)
+        p->user_agent = wr_strndup(ua, strnlen(ua, 512));
     p->ctx = (weir_context)WEIR_CONTEXT_INIT;
     p->ctx.principal = p->ucfg->principal;
     p->ctx.region = p->ucfg->region;
@@ -885,10 +912,11 @@ static void proxy_on_request(wr_http_req *hr, void *user)
             p->model = mm;
     }
     p->ctx.model = p->model;
+    p->ctx_prompt_dir = WEIR_PROMPT;
     if (p->route.op == WR_OP_APPLY_GUARDRAIL) {
         json_t *src = json_object_get(p->body.root, "source");
         if (json_is_string(src) && strcmp(json_string_value(src), "OUTPUT") == 0)
-            p->ctx.direction = WEIR_COMPLETION;
+            p->ctx.direction = p->ctx_prompt_dir = WEIR_COMPLETION;
         p->model = "";
         p->ctx.model = NULL;
     }
@@ -911,9 +939,14 @@ static void proxy_on_request(wr_http_req *hr, void *user)
     int deny = act == WEIR_BLOCK && f &&
                (f->kind == WEIR_FINDING_ACCESS || f->kind == WEIR_FINDING_RESIDENCY);
     p->decision = deny ? WR_DEC_DENY : decision_of(act);
-    const char *ecode = deny ? "AccessDenied" : act == WEIR_BLOCK ? "GuardrailIntervened" : NULL;
-    if (px_audit(p, WEIR_PROMPT, p->prompt_res, p->joined.data, p->joined.len, ecode,
-                 deny && f ? f->message : NULL, -1, -1) != 0) {
+    if (act == WEIR_BLOCK && px_audit(p, NULL, NULL, 0, NULL, NULL, -1, -1) != 0) {
+        p->audited = 0; /* px_fail tries once more and answers 503 */
+        px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",
+                WR_DEC_ERROR);
+        return;
+    }
+    if (!p->sc->cfg->audit.fail_open && p->sc->audit && !weir_audit_healthy(p->sc->audit)) {
+        /* the record is written when the call ends: do not start a call it cannot record */
         px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",
                 WR_DEC_ERROR);
         return;
@@ -975,7 +1008,18 @@ static void proxy_on_abort(wr_http_req *hr, void *user)
     if (!p)
         return;
     p->hr = NULL;
-    px_audit(p, WEIR_COMPLETION, NULL, NULL, 0, "ClientClosedRequest",
+    const char *text = NULL;
+    size_t len = 0;
+    const weir_result *r = NULL;
+    if (p->rs) {
+        weir_error err = {0};
+        wr_buf scratch;
+        wr_buf_init(&scratch);
+        wr_rstream_finish(p->rs, &scratch, &err); /* for the record of what was received */
+        wr_buf_free(&scratch);
+        r = wr_rstream_result(p->rs, &text, &len);
+    }
+    px_audit(p, r, text, len, "ClientClosedRequest",
              "the client went away before the response was complete", -1, -1);
     px_free(p);
 }

@@ -68,7 +68,7 @@ static int bedrock_model_route(wr_route *r, const char *p, weir_error *err)
         return route_fail(err, 404, "unknown Bedrock operation path%s", "");
     if (n == 6 && memcmp(op, "invoke", 6) == 0)
         r->op = WR_OP_INVOKE;
-    else if (n == 26 && memcmp(op, "invoke-with-response-stream", 26) == 0)
+    else if (n == 27 && memcmp(op, "invoke-with-response-stream", 27) == 0)
         r->op = WR_OP_INVOKE_STREAM;
     else if (n == 8 && memcmp(op, "converse", 8) == 0)
         r->op = WR_OP_CONVERSE;
@@ -117,8 +117,8 @@ int wr_route_match(wr_route *r, wr_up_kind k, const char *method, const char *ta
                 return route_fail(err, 404, "unknown guardrail path%s", "");
             r->op = WR_OP_APPLY_GUARDRAIL;
             r->codec = wr_codec_find("bedrock.apply_guardrail");
-        } else if (strcmp(target, "/openai/v1/chat/completions") == 0 ||
-                   prefix(target, "/openai/v1/chat/completions?")) {
+        } else if ((prefix(target, "/openai/v1/chat/completions") && is_end(target + 27)) ||
+                   (prefix(target, "/v1/chat/completions") && is_end(target + 20))) {
             r->op = WR_OP_CHAT;
             r->codec = wr_codec_find("bedrock.openai_chat");
             r->model_in_body = 1;

@@ -102,6 +102,19 @@ WEIR_EXTERN int weir_audit_record(weir_audit *a, const weir_audit_event *ev,
                                   weir_error *err);
 
 /**
+ * Records one call with both of its decisions, as the sidecar does: the prompt's result and
+ * text, and the completion's (either may be NULL: a call refused before it was forwarded
+ * has no completion). Findings carry their own direction; the record's action is the
+ * stricter of the two; requestParameters.direction is "both" when both are given (else
+ * ev->direction). Durability and failure as weir_audit_record.
+ */
+WEIR_EXTERN int weir_audit_record_call(weir_audit *a, const weir_audit_event *ev,
+                                       const weir_result *prompt, const char *prompt_text,
+                                       size_t prompt_len, const weir_result *completion,
+                                       const char *completion_text, size_t completion_len,
+                                       weir_error *err);
+
+/**
  * Records an event of the gate itself: "GateStart", "GateStop", "PolicyReloadAccepted",
  * "PolicyReloadRefused", ... with a message (no secrets) and the policy in force (may be NULL).
  */
