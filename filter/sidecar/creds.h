@@ -16,7 +16,7 @@
  * is retried with backoff while the old credentials stay valid. wr_creds_get never blocks
  * on the network.
  *
- * Threading: wr_creds_get and wr_creds_status may be called from any thread.
+ * Threading: wr_creds_get and wr_creds_stats may be called from any thread.
  */
 #ifndef WEIR_SIDECAR_CREDS_H
 #define WEIR_SIDECAR_CREDS_H
@@ -30,7 +30,7 @@ typedef struct wr_creds wr_creds;
 /** Where to look. Every field optional; NULL means the environment variable / default. */
 typedef struct wr_creds_options {
     const char *profile;       /**< shared-file profile; NULL: $AWS_PROFILE or "default" */
-    const char *region;        /**< STS region for web identity; NULL: $AWS_REGION, us-east-1 */
+    const char *region;        /**< STS region; NULL: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1 */
     const char *sts_endpoint;  /**< override, e.g. "http://127.0.0.1:9000" (tests); NULL: regional STS */
     /** Lookup used instead of getenv (tests). NULL: getenv. */
     const char *(*getenv_fn)(const char *name);
@@ -67,5 +67,26 @@ const char *wr_creds_source(const wr_creds *c);
 
 /** Counters for /metrics: refreshes that succeeded and failed. */
 void wr_creds_stats(const wr_creds *c, unsigned long *refresh_ok, unsigned long *refresh_failed);
+
+/*
+ * The rules the refresh thread follows, exposed for tests and for operators' tools.
+ */
+
+/**
+ * Parses an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ" (optional fractional seconds, which
+ * are dropped) into *out. 0, or WEIR_EINVAL (nothing else is accepted: no offsets).
+ */
+int wr_creds_parse_time(const char *s, time_t *out);
+
+/**
+ * When credentials fetched at `fetched` and expiring at `expiration` are refreshed: at 80%
+ * of their life, and no later than 5 minutes before expiration. Credentials that arrive
+ * with 5 minutes or less to live are refreshed after a quarter of that life (1 to 30 s), so
+ * a source that only hands out short-lived credentials is not polled in a tight loop.
+ */
+time_t wr_creds_refresh_at(time_t fetched, time_t expiration);
+
+/** Seconds to wait before retry number `failures` (1, 2, 4, ... at most 60). */
+unsigned wr_creds_backoff(unsigned failures);
 
 #endif
