@@ -566,8 +566,8 @@ static void endpoint_region(const char *host, char *out, size_t size)
         if (l < sizeof label) {
             memcpy(label, p, l);
             label[l] = '\0';
-            if (aws_region_ok(label)) {
-                snprintf(out, size, "%s", label);
+            if (aws_region_ok(label) && l < size) {
+                memcpy(out, label, l + 1);
                 return;
             }
         }
@@ -1129,7 +1129,8 @@ static const char *const upstream_keys[] = {"name",         "kind",
                                             "deployments",  "api_key_env",
                                             "api_key_file", "bearer_token_env",
                                             "aws_profile",  "principal",
-                                            "ca_file",      NULL};
+                                            "ca_file",      "policy",
+                                            NULL};
 static const char *const azure_only[] = {"deployment_type", "deployments",      "api_key_env",
                                          "api_key_file",    "bearer_token_env", NULL};
 static const char *const bedrock_only[] = {"aws_profile", NULL};
@@ -1284,6 +1285,8 @@ static int load_upstream_key(cctx *c, wr_sc_upstream *u, size_t idx, const char 
     }
     if (!strcmp(k, "ca_file"))
         return get_text(c, v, k, &u->ca_file);
+    if (!strcmp(k, "policy"))
+        return get_text(c, v, k, &u->policy);
     return 0; /* name and kind: done before */
 }
 
@@ -1556,6 +1559,7 @@ void wr_sc_config_free(wr_sc_config *c)
         free(u->aws_profile);
         free(u->principal);
         free(u->ca_file);
+        free(u->policy);
     }
     free(c->up);
     free(c->audit.dir);

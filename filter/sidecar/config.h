@@ -47,6 +47,7 @@ typedef struct wr_sc_upstream {
     char *aws_profile;     /**< bedrock: shared-credentials profile (else the default chain) */
     char *principal;       /**< static caller principal ARN for this listener (per-pod sidecar) */
     char *ca_file;         /**< CA bundle for the upstream's TLS (NULL: system store) */
+    char *policy;          /**< policy file for this upstream only (NULL: the top-level one) */
 } wr_sc_upstream;
 
 typedef struct wr_sc_audit {

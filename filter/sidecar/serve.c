@@ -341,34 +341,39 @@ static int stamp_eq(const file_stamp *a, const file_stamp *b)
            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-static void reload(wr_sc *sc, const char *why)
+/* Reloads one policy file into *slot (under policy_mu). */
+static void reload_one(wr_sc *sc, const char *path, weir_policy **slot, const char *why)
 {
     weir_policy *np = NULL;
     weir_error err = {0};
-    if (!sc->cfg->policy) {
-        wr_log(WR_LOG_INFO, "reload: the embedded default policy is in force; nothing to reload",
-               "trigger", why, NULL);
-        return;
-    }
-    if (load_policy(sc->cfg->policy, &np, &err) != 0) {
+    if (load_policy(path, &np, &err) != 0) {
         char buf[600];
         const char *msg = weir_error_format(&err, buf, sizeof buf);
         atomic_fetch_add(&sc->metrics.reload_failed, 1);
         wr_log(WR_LOG_ERROR, "policy reload refused; the previous policy keeps serving",
-               "trigger", why, "error", msg, NULL);
+               "trigger", why, "file", path, "error", msg, NULL);
         audit_gate(sc, "PolicyReloadRefused", msg);
         return;
     }
     pthread_mutex_lock(&sc->policy_mu);
-    weir_policy *old = sc->policy;
-    sc->policy = np;
+    weir_policy *old = *slot;
+    *slot = np;
     pthread_mutex_unlock(&sc->policy_mu);
     int same = old && strcmp(weir_policy_digest(old), weir_policy_digest(np)) == 0;
     weir_policy_unref(old);
     atomic_fetch_add(&sc->metrics.reload_ok, 1);
     wr_log(WR_LOG_INFO, same ? "policy reloaded (unchanged)" : "policy reloaded", "trigger", why,
-           "policy", weir_policy_name(np), "digest", weir_policy_digest(np), NULL);
+           "file", path, "policy", weir_policy_name(np), "digest", weir_policy_digest(np), NULL);
     audit_gate(sc, "PolicyReloadAccepted", why);
+}
+
+static void reload(wr_sc *sc, const char *why)
+{
+    if (sc->cfg->policy)
+        reload_one(sc, sc->cfg->policy, &sc->policy, why);
+    for (size_t i = 0; i < sc->cfg->nup; i++)
+        if (sc->cfg->up[i].policy)
+            reload_one(sc, sc->cfg->up[i].policy, &sc->ups[i].policy, why);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -437,6 +442,14 @@ int wr_sidecar_run(wr_sc_config *cfg)
            weir_policy_digest(sc->policy), "file", cfg->policy ? cfg->policy : "(embedded default)",
            NULL);
     for (size_t i = 0; i < cfg->nup; i++) {
+        if (cfg->up[i].policy && load_policy(cfg->up[i].policy, &sc->ups[i].policy, &err) != 0) {
+            log_err("cannot load an upstream's policy", &err);
+            goto out;
+        }
+        if (cfg->up[i].policy)
+            wr_log(WR_LOG_INFO, "policy loaded", "upstream", cfg->up[i].name, "policy",
+                   weir_policy_name(sc->ups[i].policy), "digest",
+                   weir_policy_digest(sc->ups[i].policy), "file", cfg->up[i].policy, NULL);
         if (upstate_init(&sc->ups[i], &cfg->up[i], &err) != 0) {
             log_err("cannot set up an upstream", &err);
             goto out;
@@ -454,7 +467,19 @@ int wr_sidecar_run(wr_sc_config *cfg)
     audit_gate(sc, "GateStart", "weir serve started");
     wr_log(WR_LOG_INFO, "ready", "version", WR_SIDECAR_VERSION, NULL);
 
-    file_stamp st = stamp_of(cfg->policy);
+    size_t nfiles = cfg->nup + 1;
+    file_stamp *st = calloc(nfiles, sizeof *st);
+    const char **files = calloc(nfiles, sizeof *files);
+    if (!st || !files) {
+        free(st);
+        free(files);
+        goto stop;
+    }
+    files[0] = cfg->policy;
+    for (size_t i = 0; i < cfg->nup; i++)
+        files[i + 1] = cfg->up[i].policy;
+    for (size_t i = 0; i < nfiles; i++)
+        st[i] = stamp_of(files[i]);
     double last_poll = mono_ms();
     for (;;) {
         struct timespec to = {1, 0};
@@ -466,19 +491,28 @@ int wr_sidecar_run(wr_sc_config *cfg)
         }
         if (sig == SIGHUP) {
             reload(sc, "SIGHUP");
-            st = stamp_of(cfg->policy);
+            for (size_t i = 0; i < nfiles; i++)
+                st[i] = stamp_of(files[i]);
             continue;
         }
-        if (cfg->policy && mono_ms() - last_poll >= 2000) {
+        if (mono_ms() - last_poll >= 2000) {
             last_poll = mono_ms();
-            file_stamp now = stamp_of(cfg->policy);
-            if (!stamp_eq(&now, &st)) {
-                st = now;
+            for (size_t i = 0; i < nfiles; i++) {
+                if (!files[i])
+                    continue;
+                file_stamp now = stamp_of(files[i]);
+                if (stamp_eq(&now, &st[i]))
+                    continue;
+                st[i] = now;
                 if (now.ok)
-                    reload(sc, "file changed");
+                    reload_one(sc, files[i], i ? &sc->ups[i - 1].policy : &sc->policy,
+                               "file changed");
             }
         }
     }
+    free(st);
+    free(files);
+stop:
     drain(sc);
     status = 0;
 out:

@@ -61,8 +61,18 @@ case_help() {
     run 2 help nonsense
     run 2 policy
     run 2 policy frob
-    run 2 serve
-    has "$TMP/err" 'not built'
+    # serve: a bad config and missing credentials are set-up errors (2), said plainly
+    printf 'upstreams:\n  - name: x\n    kind: nope\n' > "$TMP/bad-serve.yaml"
+    run 2 serve --config "$TMP/bad-serve.yaml"
+    has "$TMP/err" 'kind'
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE -u AWS_WEB_IDENTITY_TOKEN_FILE \
+        -u AWS_CONTAINER_CREDENTIALS_FULL_URI -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+        AWS_SHARED_CREDENTIALS_FILE=/nonexistent HOME=/nonexistent "$WEIR" serve >"$TMP/out" 2>"$TMP/err" && fail "serve without credentials started"
+    has "$TMP/err" 'no AWS credentials'
+    run 0 serve --check-config --config "$SRC/tests/data/config/minimal.yaml"
+    has "$TMP/out" 'config ok'
+    run 0 help serve
+    has "$TMP/out" 'SIGHUP'
     run 2 audit verify
     has "$TMP/err" 'which trail'
 }
