@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds weir with warnings as errors, runs every test
-# (unit, CLI, shipped policies' tests, fuzz corpora, install), then builds again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the tests again.
+# (unit, CLI, shipped policies' tests, fuzz corpora, install) and the end-to-end suite
+# (official SDKs through weir serve), then builds again with AddressSanitizer +
+# UndefinedBehaviorSanitizer and runs both again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -13,6 +14,10 @@ cmake --build build -j"$JOBS"
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$JOBS")
 
+echo "== end-to-end: official SDKs through weir serve (tests/e2e)"
+(cd tests/e2e && npm ci --silent)
+node tests/e2e/run.mjs --weir build/weir
+
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_WERROR=ON -DWEIR_SANITIZE=ON \
       -DWEIR_BUILD_BENCH=OFF >/dev/null
@@ -20,3 +25,6 @@ cmake --build build-asan -j"$JOBS"
 echo "== tests under ASan + UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$JOBS" -LE no-sanitize)
+echo "== end-to-end under ASan + UBSan (a leak or an error fails weir's exit status)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  node tests/e2e/run.mjs --weir build-asan/weir

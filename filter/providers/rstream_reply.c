@@ -92,8 +92,10 @@ static int invoke(const wr_codec *c, const char *message, wr_buf *out)
         EMIT();
         wr_buf_puts(&j, "{\"type\":\"content_block_stop\",\"index\":0}");
         EMIT();
+        /* as the non-streamed answer (bedrock.c): Anthropic's own stop reason, with
+           Bedrock's intervention flag beside it */
         wr_buf_puts(&j, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-                        "\"guardrail_intervened\",\"stop_sequence\":null},\"usage\":"
+                        "\"end_turn\",\"stop_sequence\":null},\"usage\":"
                         "{\"output_tokens\":0}," INTERVENED "}");
         EMIT();
         wr_buf_puts(&j, "{\"type\":\"message_stop\"}");

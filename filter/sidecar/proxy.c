@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit/writer.h"
 #include "identity/sigv4.h"
 #include "providers/codec.h"
 #include "providers/rstream.h"
@@ -174,11 +175,22 @@ static int is_openai_shape(const px *p)
 }
 
 /* Sends a reply built by a codec or by px_fail, then finishes the request. */
+/* The call's request id: the upstream's when it answered, else one weir makes up. */
+static const char *px_request_id(px *p)
+{
+    if (!p->request_id[0] && wr_audit_uuid(p->request_id) != 0)
+        snprintf(p->request_id, sizeof p->request_id, "weir-%lld", (long long)time(NULL));
+    return p->request_id;
+}
+
 static void px_send(px *p, int status, const char *ctype, const char *xname, const char *xval,
                     const char *body, size_t len, const char *action)
 {
-    wr_http_header h[4];
+    wr_http_header h[5];
     size_t n = 0;
+    const char *rid = px_request_id(p);
+    const char *ridname = p->ucfg->kind == WR_KIND_AZURE ? "apim-request-id" : "x-amzn-RequestId";
+    h[n++] = (wr_http_header){ridname, strlen(ridname), rid, strlen(rid)};
     h[n++] = (wr_http_header){"content-type", 12, ctype, strlen(ctype)};
     if (xname && xval)
         h[n++] = (wr_http_header){xname, strlen(xname), xval, strlen(xval)};
@@ -201,9 +213,9 @@ static const char *aws_code_for(int status)
     case 408: return "ModelTimeoutException";
     case 413: return "ValidationException";
     case 429: return "ThrottlingException";
-    case 502: return "BadGatewayException";
-    case 503: return "ServiceUnavailableException";
-    case 504: return "GatewayTimeoutException";
+    case 502: /* Bedrock has no gateway exceptions: the retryable one it does have */
+    case 503:
+    case 504: return "ServiceUnavailableException";
     default: return "InternalServerException";
     }
 }
@@ -248,6 +260,7 @@ static void px_fail(px *p, int status, const char *message, wr_decision d)
     }
     if (p->t_gate == 0)
         p->t_gate = now_ms();
+    px_request_id(p);
     px_count(p, d);
     char code[32];
     snprintf(code, sizeof code, "HTTP%d", status);
@@ -829,6 +842,7 @@ static void answer_guardrail(px *p)
         return;
     }
     weir_action a = weir_result_action(p->prompt_res);
+    px_request_id(p);
     if (px_audit(p, NULL, NULL, 0, NULL, NULL, -1, -1) != 0) {
         wr_buf_free(&b);
         px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",
@@ -939,6 +953,8 @@ static void proxy_on_request(wr_http_req *hr, void *user)
     int deny = act == WEIR_BLOCK && f &&
                (f->kind == WEIR_FINDING_ACCESS || f->kind == WEIR_FINDING_RESIDENCY);
     p->decision = deny ? WR_DEC_DENY : decision_of(act);
+    if (act == WEIR_BLOCK)
+        px_request_id(p); /* the record and the answer carry the same id */
     if (act == WEIR_BLOCK && px_audit(p, NULL, NULL, 0, NULL, NULL, -1, -1) != 0) {
         p->audited = 0; /* px_fail tries once more and answers 503 */
         px_fail(p, 503, "the audit trail cannot be written; weir refuses unaudited calls",

@@ -55,15 +55,18 @@ function fail(msg) {
     process.exit(2);
 }
 
-/** Starts the simulator and one `weir serve` with the eu-residency policy. */
+/**
+ * Starts the simulator and one `weir serve` with the embedded default policy on its Bedrock
+ * and Azure listeners, plus a second Bedrock listener whose own policy pins EU regions
+ * (policies/eu-residency.yaml) for the region denial.
+ */
 async function selfStart(weir) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-demo-'));
     const keys = H.makeAuditKeys(tmp);
     const sim = await H.startSim(path.join(tmp, 'sim.log'), ['eu-central-1']);
-    const [bedrock, azure, admin] = await H.freePorts(3);
+    const [bedrock, azure, admin, bedrockEu] = await H.freePorts(4);
     const inst = {
         id: 'demo',
-        policy: path.join(H.policiesDir, 'eu-residency.yaml'),
         adminPort: admin,
         auditDir: path.join(tmp, 'audit'),
         configFile: path.join(tmp, 'weir.yaml'),
@@ -72,6 +75,7 @@ async function selfStart(weir) {
         upstreams: [
             { name: 'bedrock', kind: 'bedrock', port: bedrock, region: 'eu-central-1', endpoint: `http://127.0.0.1:${sim.ports.bedrock}`, principal: 'arn:aws:iam::111122223333:role/llm-app' },
             { name: 'azure', kind: 'azure', port: azure, region: 'swedencentral', endpoint: `http://127.0.0.1:${sim.ports.azure}`, deployment_type: 'datazone', api_key_env: 'AZURE_OPENAI_API_KEY', deployments: { 'gpt-4o': 'gpt-4o' } },
+            { name: 'bedrock-eu-only', kind: 'bedrock', port: bedrockEu, region: 'eu-central-1', endpoint: `http://127.0.0.1:${sim.ports.bedrock}`, principal: 'arn:aws:iam::111122223333:role/llm-app', policyFile: path.join(H.policiesDir, 'eu-residency.yaml') },
         ],
     };
     fs.writeFileSync(inst.configFile, H.configYaml(inst, keys, 'warn'));
@@ -89,7 +93,7 @@ async function selfStart(weir) {
         await stop();
         process.exit(1);
     }
-    return { bedrock, azure, simBedrock: sim.ports.bedrock, simAzure: sim.ports.azure, stop };
+    return { bedrock, azure, bedrockEu, simBedrock: sim.ports.bedrock, simAzure: sim.ports.azure, stop };
 }
 
 // -------------------------------------------------------------------------------- output
@@ -134,7 +138,9 @@ async function main() {
     const converseText = (b) => b.messages.at(-1).content[0].text;
 
     out('weir serve: apps keep their official SDKs and point the endpoint at the sidecar');
-    out(`Bedrock on 127.0.0.1:${ports.bedrock} (eu-central-1), Azure OpenAI on 127.0.0.1:${ports.azure} (swedencentral)`);
+    out(`Bedrock on 127.0.0.1:${ports.bedrock} (eu-central-1), Azure OpenAI on 127.0.0.1:${ports.azure} (swedencentral): default policy`);
+    const brEu = L.bedrockClient({ port: ports.bedrockEu ?? ports.bedrock, region: 'eu-central-1' });
+    if (ports.bedrockEu) out(`Bedrock on 127.0.0.1:${ports.bedrockEu} (eu-central-1): policies/eu-residency.yaml`);
 
     await step('1. Clean request - Bedrock Converse', async () => {
         const prompt = 'Summarise our Q3 numbers in one line.';
@@ -185,7 +191,7 @@ async function main() {
     await step(`5. Region denial - Bedrock Converse, model ${L.MODEL_US_PROFILE}`, async () => {
         const before = ports.simBedrock ? await L.simCount(ports.simBedrock) : null;
         try {
-            await L.converse(br, 'hello', L.MODEL_US_PROFILE);
+            await L.converse(brEu, 'hello', L.MODEL_US_PROFILE);
             check(false, 'the us. inference profile was allowed');
         } catch (e) {
             row('app got', `${e.name} (${e.$metadata?.httpStatusCode}): ${e.message}`);
