@@ -82,6 +82,21 @@ void wr_wipe(void *p, size_t n);
  */
 int wr_json_depth_ok(const char *s, size_t n, int max_depth);
 
+struct json_t;
+
+/*
+ * Parses the JSON text data[0..len) into a jansson tree: the same tree, and the same
+ * accept/reject answer, as json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+ * (an object or array at top level; no duplicate or NUL-holding keys; escaped NULs allowed in
+ * values), with strings scanned many bytes at a time. Containers may nest max_depth levels
+ * (clamped to 1024). Returns 0 and *out = a new reference (caller json_decref's it); or
+ * WEIR_ELIMIT (nests deeper), WEIR_EINVAL (invalid JSON) or WEIR_ENOMEM, with *out = NULL,
+ * *line / *column (1-based, best effort; may be NULL) and a short message in msg (may be
+ * NULL). Numbers are read in the C locale whatever the process locale is. Thread-safe.
+ */
+int wr_json_fast_parse(struct json_t **out, const char *data, size_t len, int max_depth,
+                       int *line, int *column, char *msg, size_t msg_size);
+
 /* Levenshtein distance, for "did you mean" suggestions. Bounded: returns > max early. */
 size_t wr_edit_distance(const char *a, const char *b, size_t max);
 

@@ -44,14 +44,17 @@ int wr_body_parse(wr_body *b, const char *data, size_t len, size_t max_bytes, we
     if (len > max_bytes)
         return wr_error_set(err, WEIR_ELIMIT, NULL, 0, 0,
                             "body: %zu bytes is over the limit of %zu", len, max_bytes);
-    if (!wr_json_depth_ok(data, len, WR_BODY_MAX_DEPTH))
-        return wr_error_set(err, WEIR_ELIMIT, NULL, 0, 0,
+    json_t *root = NULL;
+    int line = 0, col = 0;
+    char why[JSON_ERROR_TEXT_LENGTH];
+    int rc = wr_json_fast_parse(&root, data, len, WR_BODY_MAX_DEPTH, &line, &col, why, sizeof why);
+    if (rc == WEIR_ELIMIT)
+        return wr_error_set(err, WEIR_ELIMIT, NULL, line, col,
                             "body: JSON nests deeper than %d levels", WR_BODY_MAX_DEPTH);
-    json_error_t je;
-    json_t *root = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!root)
-        return wr_error_set(err, WEIR_EINVAL, NULL, je.line > 0 ? je.line : 0,
-                            je.column > 0 ? je.column : 0, "body: invalid JSON: %s", je.text);
+    if (rc == WEIR_ENOMEM)
+        return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "body: out of memory");
+    if (rc)
+        return wr_error_set(err, WEIR_EINVAL, NULL, line, col, "body: invalid JSON: %s", why);
     if (!json_is_object(root)) {
         json_decref(root);
         return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "body: expected a JSON object");

@@ -1,0 +1,5 @@
+# weir serve's operations (admin endpoints, bad input, reload, drain) with real sockets.
+find_package(Python3 COMPONENTS Interpreter REQUIRED)
+add_test(NAME sidecar/ops COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/ops_test.py
+  $<TARGET_FILE:weir_cli>)
+set_tests_properties(sidecar/ops PROPERTIES TIMEOUT 120)
