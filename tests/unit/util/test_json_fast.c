@@ -320,7 +320,7 @@ static size_t diff_dir(const char *rel, int codec_corpus)
         if (e->d_name[0] == '.' || (!codec_corpus && (l < 5 || strcmp(e->d_name + l - 5, ".json"))))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len;
+        size_t len = 0;
         char *s = slurp(path, &len);
         assert_non_null(s);
         /* codec seeds carry a direction byte before the body; try both views */
