@@ -26,6 +26,22 @@ class Upstream(threading.Thread):
         while True:
             c, _ = self.sock.accept()
             threading.Thread(target=self.handle, args=(c,), daemon=True).start()
+    BIG_DELTAS = 48 * 1024   # x ~1 KiB of text: a 48 MiB completion
+
+    def stream_big(self, c):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        word = "lorem ipsum dolor sit amet " * 38
+        ev = ("data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 1,
+              "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": word},
+              "finish_reason": None}]}) + "\n\n").encode()
+        frame = b"%x\r\n%s\r\n" % (len(ev), ev)
+        batch = frame * 64
+        for _ in range(self.BIG_DELTAS // 64):
+            c.sendall(batch)
+        done = b"data: [DONE]\n\n"
+        c.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+
     def handle(self, c):
         try:
             while True:
@@ -41,7 +57,11 @@ class Upstream(threading.Thread):
                 while len(body) < n:
                     body += c.recv(65536)
                 self.count += 1
-                text = json.loads(body)["messages"][-1]["content"]
+                req = json.loads(body)
+                text = req["messages"][-1]["content"]
+                if req.get("stream"):
+                    self.stream_big(c)
+                    continue
                 if "SLOW" in text:
                     time.sleep(2)
                 out = json.dumps({"id": "c1", "object": "chat.completion", "created": 1,
@@ -165,6 +185,35 @@ upstreams:
                 break
             time.sleep(0.5)
         check(st == 200 and b"[EMAIL]" in body, "a changed policy file is reloaded without a signal")
+
+        # backpressure: a client that stops reading a 48 MiB stream does not make weir buffer it
+        def rss_kb(pid):
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        base = rss_kb(w.pid)
+        sk = socket.create_connection(("127.0.0.1", port))
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        body = json.dumps({"stream": True, "messages": [{"role": "user", "content": "big"}]}).encode()
+        sk.sendall(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        first = sk.recv(4096)
+        time.sleep(3)  # not reading: weir must pause the upstream, not buffer
+        stalled = rss_kb(w.pid)
+        total, tail = len(first), b""
+        sk.settimeout(60)
+        while True:
+            d = sk.recv(1 << 20)
+            if not d:
+                break
+            total += len(d)
+            tail = (tail + d)[-64:]
+        sk.close()
+        check(first.startswith(b"HTTP/1.1 200"), "a 48 MiB completion streams through")
+        check(stalled - base < 24 * 1024,
+              f"while the client does not read, weir's memory stays bounded (+{(stalled - base) // 1024} MiB)")
+        check(total > 48 * 1024 * 1024 and b"[DONE]" in tail,
+              f"every byte arrives once the client reads again ({total // (1024 * 1024)} MiB)")
 
         # drain: a slow call in flight finishes; new connections are refused
         result = {}
