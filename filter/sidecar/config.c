@@ -1130,7 +1130,7 @@ static const char *const upstream_keys[] = {"name",         "kind",
                                             "api_key_file", "bearer_token_env",
                                             "aws_profile",  "principal",
                                             "ca_file",      "policy",
-                                            NULL};
+                                            "identity",     NULL};
 static const char *const azure_only[] = {"deployment_type", "deployments",      "api_key_env",
                                          "api_key_file",    "bearer_token_env", NULL};
 static const char *const bedrock_only[] = {"aws_profile", NULL};
@@ -1198,6 +1198,251 @@ static int get_checked(cctx *c, const wr_ynode *v, const char *what, char **fiel
     if (!ok(s))
         return fail(c, v, "invalid %s '%.80s': %s", what, s, help);
     return set_str(c, field, s);
+}
+
+/* ------------------------------------------------------------------ identity */
+
+static const char *const id_source_names[] = {"static", "workload", "header", "jwt", "sts", NULL};
+
+const char *wr_id_source_name(wr_id_source src)
+{
+    return (unsigned)src < 5 ? id_source_names[src] : "static";
+}
+
+static int parse_cidr(const char *s, wr_sc_cidr *out)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    memset(out, 0, sizeof *out);
+    unsigned max;
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return -1;
+    }
+    out->bits = max;
+    if (slash) {
+        uint64_t b;
+        if (parse_u64(slash + 1, strlen(slash + 1), &b) != 0 || b > max)
+            return -1;
+        out->bits = (unsigned)b;
+    }
+    return 0;
+}
+
+int wr_sc_cidr_match(const wr_sc_cidr *list, size_t n, const char *ip)
+{
+    unsigned char a[16];
+    int fam = AF_INET;
+    if (!ip || inet_pton(AF_INET, ip, a) != 1) {
+        fam = AF_INET6;
+        if (!ip || inet_pton(AF_INET6, ip, a) != 1)
+            return 0;
+        /* ::ffff:a.b.c.d is an IPv4 peer */
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memmove(a, a + 12, 4);
+            fam = AF_INET;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].family != fam)
+            continue;
+        unsigned bits = list[i].bits, full = bits / 8, rest = bits % 8;
+        if (memcmp(a, list[i].addr, full) != 0)
+            continue;
+        if (rest && ((a[full] ^ list[i].addr[full]) & (0xff << (8 - rest)) & 0xff))
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+static int header_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+}
+
+static int load_str_list(cctx *c, const wr_ynode *v, const char *what, char ***out, size_t *n)
+{
+    if (v->kind == WR_Y_SCALAR) {
+        if (!(*out = calloc(1, sizeof **out)))
+            return oom(c);
+        *n = 1;
+        return set_str(c, &(*out)[0], v->str);
+    }
+    if (v->kind != WR_Y_SEQ || v->n == 0 || v->n > 64)
+        return fail(c, v, "'%s' must be a string or a list of 1 to 64 strings", what);
+    if (!(*out = calloc(v->n, sizeof **out)))
+        return oom(c);
+    for (size_t i = 0; i < v->n; i++) {
+        const char *s;
+        int rc = get_str(c, v->kids[i], what, &s);
+        if (rc)
+            return rc;
+        if ((rc = set_str(c, &(*out)[i], s)))
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const char *label)
+{
+    static const char *const keys[] = {
+        "source",   "header",      "trusted_peers",  "token_header",         "jwks_file",
+        "jwks_url", "jwks_refresh_seconds", "issuer", "audiences",          "leeway_seconds",
+        "claim",    "principals",  "principal_template", "sts_endpoint",     "cluster_id",
+        NULL};
+    static const char *const per_source[][8] = {
+        /* static */ {NULL},
+        /* workload */ {"sts_endpoint", NULL},
+        /* header */ {"header", "trusted_peers", NULL},
+        /* jwt */ {"token_header", "jwks_file", "jwks_url", "jwks_refresh_seconds", "issuer",
+                   "audiences", "leeway_seconds", NULL},
+        /* sts */ {"token_header", "sts_endpoint", "cluster_id", NULL},
+    };
+    static const char *const jwt_more[] = {"claim", "principals", "principal_template", NULL};
+    wr_sc_identity *id = &u->identity;
+    int rc = want_map(c, map, "identity");
+    if (!rc)
+        rc = check_keys(c, map, keys, "'identity'");
+    if (rc)
+        return rc;
+    const wr_ynode *v = map_get(map, "source");
+    size_t e = 0;
+    if (!v)
+        return fail(c, map, "'identity' in %s needs 'source' (static, workload, header, jwt or sts)",
+                    label);
+    if ((rc = get_enum(c, v, "source", id_source_names, &e)))
+        return rc;
+    id->source = (wr_id_source)e;
+    for (size_t i = 0; i < map->n; i += 2) {
+        const char *k = map->kids[i]->str;
+        if (!strcmp(k, "source"))
+            continue;
+        int ok = in_list(k, per_source[id->source]) ||
+                 (id->source == WR_ID_JWT && in_list(k, jwt_more));
+        if (!ok)
+            return fail(c, map->kids[i], "'%s' does not apply to identity source '%s' in %s", k,
+                        id_source_names[id->source], label);
+        const wr_ynode *val = map->kids[i + 1];
+        uint64_t n = 0;
+        if (!strcmp(k, "header") || !strcmp(k, "token_header")) {
+            rc = get_checked(c, val, k, !strcmp(k, "header") ? &id->header : &id->token_header,
+                             header_name_ok, "a header name is letters, digits and '-'");
+        } else if (!strcmp(k, "trusted_peers")) {
+            if (val->kind != WR_Y_SEQ || val->n == 0 || val->n > 256)
+                return fail(c, val, "'trusted_peers' must be a list of 1 to 256 addresses or "
+                                    "blocks, e.g. [127.0.0.1/32, 10.0.0.0/8]");
+            if (!(id->trusted = calloc(val->n, sizeof *id->trusted)))
+                return oom(c);
+            for (size_t j = 0; j < val->n; j++) {
+                const char *s;
+                if ((rc = get_str(c, val->kids[j], "trusted_peers", &s)))
+                    return rc;
+                if (parse_cidr(s, &id->trusted[j]) != 0)
+                    return fail(c, val->kids[j],
+                                "invalid trusted peer '%.60s': give an address or a block, e.g. "
+                                "10.0.0.0/8 or ::1",
+                                s);
+                id->ntrusted++;
+            }
+        } else if (!strcmp(k, "jwks_file")) {
+            rc = get_text(c, val, k, &id->jwks_file);
+        } else if (!strcmp(k, "jwks_url") || !strcmp(k, "sts_endpoint")) {
+            char **field = !strcmp(k, "jwks_url") ? &id->jwks_url : &id->sts_endpoint;
+            if ((rc = get_text(c, val, k, field)))
+                return rc;
+            if (strncmp(*field, "https://", 8) != 0 && strncmp(*field, "http://127.0.0.1", 16) != 0 &&
+                strncmp(*field, "http://localhost", 16) != 0 && strncmp(*field, "http://[::1]", 12) != 0)
+                return fail(c, val, "'%s' must be an https:// URL (plain http only on loopback)", k);
+        } else if (!strcmp(k, "jwks_refresh_seconds")) {
+            if (!(rc = get_uint(c, val, k, 60, 86400, &n)))
+                id->jwks_refresh_seconds = (unsigned)n;
+        } else if (!strcmp(k, "leeway_seconds")) {
+            if (!(rc = get_uint(c, val, k, 0, 300, &n)))
+                id->leeway_seconds = (unsigned)n;
+        } else if (!strcmp(k, "issuer")) {
+            rc = get_text(c, val, k, &id->issuer);
+        } else if (!strcmp(k, "audiences")) {
+            rc = load_str_list(c, val, k, &id->audiences, &id->naudiences);
+        } else if (!strcmp(k, "claim")) {
+            static const char *const claims[] = {"sub", "oid", "appid", "azp", "roles", "email",
+                                                 NULL};
+            if (!(rc = get_enum(c, val, k, claims, &e)))
+                rc = set_str(c, &id->claim, claims[e]);
+        } else if (!strcmp(k, "principals")) {
+            if ((rc = want_map(c, val, "principals")))
+                return rc;
+            if (!(id->principals = calloc(val->n / 2 + 1, sizeof *id->principals)))
+                return oom(c);
+            for (size_t j = 0; j < val->n; j += 2) {
+                const char *arn;
+                char why[200];
+                if ((rc = get_str(c, val->kids[j + 1], "principals", &arn)))
+                    return rc;
+                if (why_arn(arn, why, sizeof why))
+                    return fail(c, val->kids[j + 1], "invalid principal '%.80s': %s", arn, why);
+                wr_sc_deployment *d = &id->principals[id->nprincipals];
+                if (!(d->name = wr_strdup(val->kids[j]->str)) || !(d->model = wr_strdup(arn))) {
+                    free(d->name);
+                    d->name = NULL;
+                    return oom(c);
+                }
+                id->nprincipals++;
+            }
+        } else if (!strcmp(k, "principal_template")) {
+            if ((rc = get_text(c, val, k, &id->principal_template)))
+                return rc;
+            if (!strstr(id->principal_template, "{value}") ||
+                strncmp(id->principal_template, "arn:", 4) != 0)
+                return fail(c, val, "'principal_template' must be an ARN containing {value}, e.g. "
+                                    "arn:aws:iam::111122223333:role/{value}");
+        } else if (!strcmp(k, "cluster_id")) {
+            rc = get_text(c, val, k, &id->cluster_id);
+        }
+        if (rc)
+            return rc;
+    }
+    if (id->source == WR_ID_HEADER && !id->ntrusted)
+        return fail(c, map, "identity source 'header' in %s needs 'trusted_peers': a principal "
+                            "header is believed only from the front proxy's addresses",
+                    label);
+    if (id->source == WR_ID_JWT) {
+        if (!!id->jwks_file == !!id->jwks_url)
+            return fail(c, map, "identity source 'jwt' in %s needs exactly one of 'jwks_file' "
+                                "and 'jwks_url'",
+                        label);
+        if (!id->issuer || !id->naudiences)
+            return fail(c, map, "identity source 'jwt' in %s needs 'issuer' and 'audiences'",
+                        label);
+        if (!id->nprincipals && !id->principal_template)
+            return fail(c, map, "identity source 'jwt' in %s needs 'principals' (claim value -> "
+                                "ARN) or 'principal_template'",
+                        label);
+        if (!id->claim && !(id->claim = wr_strdup("sub")))
+            return oom(c);
+        if (!id->jwks_refresh_seconds)
+            id->jwks_refresh_seconds = 3600;
+        if (!id->leeway_seconds && !map_get(map, "leeway_seconds"))
+            id->leeway_seconds = 60;
+    }
+    if (id->source == WR_ID_WORKLOAD && u->kind == WR_KIND_AZURE)
+        return fail(c, map, "identity source 'workload' needs AWS credentials; %s is kind azure",
+                    label);
+    return 0;
 }
 
 static int load_upstream_key(cctx *c, wr_sc_upstream *u, size_t idx, const char *k,
@@ -1287,6 +1532,8 @@ static int load_upstream_key(cctx *c, wr_sc_upstream *u, size_t idx, const char 
         return get_text(c, v, k, &u->ca_file);
     if (!strcmp(k, "policy"))
         return get_text(c, v, k, &u->policy);
+    if (!strcmp(k, "identity"))
+        return load_identity(c, u, v, label);
     return 0; /* name and kind: done before */
 }
 
@@ -1560,6 +1807,25 @@ void wr_sc_config_free(wr_sc_config *c)
         free(u->principal);
         free(u->ca_file);
         free(u->policy);
+        wr_sc_identity *id = &u->identity;
+        free(id->header);
+        free(id->trusted);
+        free(id->token_header);
+        free(id->jwks_file);
+        free(id->jwks_url);
+        free(id->issuer);
+        for (size_t j = 0; j < id->naudiences; j++)
+            free(id->audiences[j]);
+        free(id->audiences);
+        free(id->claim);
+        for (size_t j = 0; j < id->nprincipals; j++) {
+            free(id->principals[j].name);
+            free(id->principals[j].model);
+        }
+        free(id->principals);
+        free(id->principal_template);
+        free(id->sts_endpoint);
+        free(id->cluster_id);
     }
     free(c->up);
     free(c->audit.dir);

@@ -30,6 +30,50 @@ typedef struct wr_sc_deployment {
     char *model; /**< the model it serves, e.g. "gpt-4o" (policies match on this) */
 } wr_sc_deployment;
 
+/** Where a listener learns who the caller is (docs/identity.md). */
+typedef enum wr_id_source {
+    WR_ID_STATIC = 0,   /**< the listener's `principal` (or none): a per-pod sidecar */
+    WR_ID_WORKLOAD = 1, /**< the sidecar's own role, from sts:GetCallerIdentity at start */
+    WR_ID_HEADER = 2,   /**< a header set by a trusted front proxy (trusted peers only) */
+    WR_ID_JWT = 3,      /**< a bearer JWT verified against a JWKS, claims mapped to an ARN */
+    WR_ID_STS = 4       /**< a presigned sts:GetCallerIdentity token, verified by STS */
+} wr_id_source;
+
+/** "static", "workload", "header", "jwt", "sts". */
+const char *wr_id_source_name(wr_id_source s);
+
+/** An address block: family AF_INET / AF_INET6, the address in network order, prefix bits. */
+typedef struct wr_sc_cidr {
+    int family;
+    unsigned char addr[16];
+    unsigned bits;
+} wr_sc_cidr;
+
+/** 1 when ip ("10.1.2.3", "::1") is inside one of the blocks. */
+int wr_sc_cidr_match(const wr_sc_cidr *list, size_t n, const char *ip);
+
+typedef struct wr_sc_identity {
+    wr_id_source source;
+    char *header;            /**< header: the principal header (default x-weir-principal) */
+    wr_sc_cidr *trusted;     /**< header: peers allowed to set it (required) */
+    size_t ntrusted;
+    char *token_header;      /**< jwt, sts: header holding the token; NULL: Authorization
+                                  (Bearer), then api-key, then x-weir-identity-token */
+    char *jwks_file;         /**< jwt: exactly one of jwks_file / jwks_url */
+    char *jwks_url;
+    unsigned jwks_refresh_seconds; /**< jwt: default 3600 */
+    char *issuer;            /**< jwt: required, exact match of `iss` */
+    char **audiences;        /**< jwt: required, `aud` must hold one */
+    size_t naudiences;
+    unsigned leeway_seconds; /**< jwt: clock skew for exp/nbf/iat, default 60, max 300 */
+    char *claim;             /**< jwt: claim mapped to the principal, default "sub" */
+    wr_sc_deployment *principals; /**< jwt: claim value -> principal ARN (name -> model fields) */
+    size_t nprincipals;
+    char *principal_template;/**< jwt: e.g. arn:aws:iam::111122223333:role/{value} */
+    char *sts_endpoint;      /**< sts: override of https://sts.REGION.amazonaws.com (tests) */
+    char *cluster_id;        /**< sts: x-k8s-aws-id the token must sign (aws-iam-authenticator) */
+} wr_sc_identity;
+
 typedef struct wr_sc_upstream {
     char *name;            /**< unique, [a-z0-9_-]{1,64}; metrics label */
     wr_up_kind kind;
@@ -48,6 +92,7 @@ typedef struct wr_sc_upstream {
     char *principal;       /**< static caller principal ARN for this listener (per-pod sidecar) */
     char *ca_file;         /**< CA bundle for the upstream's TLS (NULL: system store) */
     char *policy;          /**< policy file for this upstream only (NULL: the top-level one) */
+    wr_sc_identity identity; /**< `identity:`; default static (the `principal` key) */
 } wr_sc_upstream;
 
 typedef struct wr_sc_audit {

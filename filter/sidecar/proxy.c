@@ -17,6 +17,7 @@
 #include "identity/sigv4.h"
 #include "providers/codec.h"
 #include "providers/rstream.h"
+#include "sidecar/identity.h"
 #include "sidecar/log.h"
 #include "sidecar/routes.h"
 #include "sidecar/sidecar.h"
@@ -64,6 +65,7 @@ typedef struct px {
     weir_direction ctx_prompt_dir;
     char peer_ip[64];
     char *user_agent;
+    wr_sc_who who;          /* the caller, once identified */
 } px;
 
 static double now_ms(void)
@@ -263,7 +265,10 @@ static void px_fail(px *p, int status, const char *message, wr_decision d)
     px_request_id(p);
     px_count(p, d);
     char code[32];
-    snprintf(code, sizeof code, "HTTP%d", status);
+    snprintf(code, sizeof code, "%s", status == 403 ? "AccessDenied"
+                                      : status == 401 ? "AuthenticationRequired" : "");
+    if (!code[0])
+        snprintf(code, sizeof code, "HTTP%d", status);
     if (px_audit(p, NULL, NULL, 0, code, message, -1, -1) != 0 && status != 503) {
         /* an unaudited refusal is still a refusal: answer it, but say the trail is down */
         wr_log(WR_LOG_ERROR, "refusal not audited", "upstream", p->ucfg->name, NULL);
@@ -854,6 +859,9 @@ static void answer_guardrail(px *p)
     wr_buf_free(&b);
 }
 
+static void px_proceed(px *p);
+static void px_identified(void *user, wr_sc_who *who);
+
 static void proxy_on_request(wr_http_req *hr, void *user)
 {
     wr_sc_listener *L = user;
@@ -885,7 +893,6 @@ static void proxy_on_request(wr_http_req *hr, void *user)
     if (ua)
         p->user_agent = wr_strndup(ua, strnlen(ua, 512));
     p->ctx = (weir_context)WEIR_CONTEXT_INIT;
-    p->ctx.principal = p->ucfg->principal;
     p->ctx.region = p->ucfg->region;
     p->ctx.deployment_type = p->ucfg->deployment_type;
     p->ctx.provider = p->ucfg->kind == WR_KIND_AZURE ? WEIR_PROVIDER_AZURE : WEIR_PROVIDER_BEDROCK;
@@ -908,6 +915,46 @@ static void proxy_on_request(wr_http_req *hr, void *user)
                 WR_DEC_ERROR);
         return;
     }
+    if (p->ucfg->kind != WR_KIND_AZURE) {
+        /* a caller that signed for another region did not ask for its data to go here */
+        char cr[64];
+        wr_sc_caller_region(wr_http_req_header(hr, "authorization"), cr, sizeof cr);
+        if (cr[0] && strcmp(cr, p->ucfg->region) != 0) {
+            char m[256];
+            snprintf(m, sizeof m,
+                     "the request is signed for region %.40s, but this listener sends to %.40s: "
+                     "weir does not move data to a region the caller did not ask for",
+                     cr, p->ucfg->region);
+            px_fail(p, 403, m, WR_DEC_DENY);
+            return;
+        }
+    }
+    if (wr_sc_identify(L, hr, &p->who, px_identified, p) != 0) {
+        px_fail(p, 500, "weir could not identify the caller", WR_DEC_ERROR);
+        return;
+    }
+    if (!p->who.pending)
+        px_proceed(p);
+}
+
+static void px_identified(void *user, wr_sc_who *who)
+{
+    px *p = user;
+    (void)who;
+    px_proceed(p);
+}
+
+/* The caller is known (or refused): check the prompt and forward. */
+static void px_proceed(px *p)
+{
+    wr_sc_listener *L = p->L;
+    wr_http_req *hr = p->hr;
+    weir_error err = {0};
+    if (p->who.status) {
+        px_fail(p, p->who.status, p->who.message, WR_DEC_DENY);
+        return;
+    }
+    p->ctx.principal = p->who.principal[0] ? p->who.principal : NULL;
     size_t blen = 0;
     const char *body = wr_http_req_body(hr, &blen);
     weir_direction dir = WEIR_PROMPT;

@@ -61,6 +61,9 @@ typedef struct wr_sc_upstate {
     char host[300];            /**< endpoint authority as signed and sent: host[:port] */
     char signing_name[32];     /**< "bedrock" / "bedrock-mantle" */
     weir_policy *policy;       /**< per-upstream policy (NULL: the global one); under policy_mu */
+    char *workload_arn;        /**< identity source workload: the sidecar's own role */
+    void *jwks;                /**< identity source jwt: wr_jwks_source * */
+    void *sts_cache;           /**< identity source sts: wr_sts_cache * */
 } wr_sc_upstate;
 
 struct wr_sc {

@@ -4,7 +4,7 @@ input answered in the provider's shape, policy reload (SIGHUP and file change, a
 policy refused while the old one keeps serving), and SIGTERM draining an in-flight call."""
 import http.client, json, os, signal, socket, subprocess, sys, tempfile, threading, time
 
-WEIR = sys.argv[1]
+WEIR = sys.argv[1] if len(sys.argv) > 1 else "weir"
 failures = []
 
 def check(cond, what):
@@ -244,4 +244,5 @@ upstreams:
         print("--- weir stderr\n" + err.read()[-3000:])
         sys.exit(1)
 
-main()
+if __name__ == "__main__":
+    main()

@@ -3,3 +3,6 @@ find_package(Python3 COMPONENTS Interpreter REQUIRED)
 add_test(NAME sidecar/ops COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/ops_test.py
   $<TARGET_FILE:weir_cli>)
 set_tests_properties(sidecar/ops PROPERTIES TIMEOUT 120)
+add_test(NAME sidecar/identity COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/identity_test.py
+  $<TARGET_FILE:weir_cli>)
+set_tests_properties(sidecar/identity PROPERTIES TIMEOUT 120)
