@@ -354,6 +354,17 @@ int wr_eval_residency(struct weir_result *r, const weir_policy *p, const weir_co
                      "regions"))
                 return WEIR_ENOMEM;
         }
+        /* application inference profiles and prompt routers route wherever their owner set
+           them up: their regions cannot be read from the id, so a pinned policy refuses them */
+        if (!geo && strncmp(ctx->model, "arn:", 4) == 0 &&
+            (strstr(ctx->model, ":application-inference-profile/") ||
+             strstr(ctx->model, "prompt-router/"))) {
+            if (deny(r, p, "residency.aws_inference_profiles",
+                     "an application inference profile or prompt router can route to regions "
+                     "weir cannot see; a policy that pins regions refuses it (call the model or a "
+                     "system inference profile instead)"))
+                return WEIR_ENOMEM;
+        }
         if (res->aws_regions.n && arn_region(ctx->model, region, sizeof region) &&
             !any_region(&res->aws_regions, region)) {
             if (deny(r, p, "residency.aws_regions",
