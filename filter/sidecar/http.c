@@ -23,6 +23,8 @@
 #define WR_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define WR_H2_PREFACE_LEN 24
 #define WR_READ_HWM ((size_t)256 * 1024) /* input buffered while a request is in the handler */
+#define WR_READ_CHUNK ((size_t)64 * 1024) /* at most one recv per readable event */
+#define WR_WRITE_CHUNK 16384 /* per direct write, as the bufferevent writes (the rest: EV_WRITE) */
 #define WR_LINGER_MS 2000u
 #define WR_FREE_REQS 64
 
@@ -317,6 +319,10 @@ static void wr_http_conn_free(wr_http_conn *c)
 {
     if (c->proto == 2)
         wr_http_h2_free(c);
+    if (c->rev)
+        event_free(c->rev);
+    if (c->flush)
+        event_free(c->flush);
     if (c->bev)
         bufferevent_free(c->bev);
     if (c->tmr)
@@ -344,6 +350,8 @@ void wr_http_conn_close(wr_http_conn *c)
     c->dead = 1;
     wr_http_conn_hold(c);
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    event_del(c->rev);
+    event_del(c->flush);
     event_del(c->tmr);
     event_del(c->resume);
     c->rq_head = c->rq_tail = NULL;
@@ -391,7 +399,6 @@ static void wr_http_conn_linger(wr_http_conn *c)
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
     struct evbuffer *in = bufferevent_get_input(c->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
-    bufferevent_enable(c->bev, EV_READ);
     unsigned ms = c->s->lim.idle_timeout_ms < WR_LINGER_MS ? c->s->lim.idle_timeout_ms
                                                            : WR_LINGER_MS;
     wr_http_conn_timer(c, WR_T_LINGER, ms);
@@ -465,6 +472,9 @@ static void wr_http_read_cb(struct bufferevent *bev, void *arg)
 static void wr_http_write_cb(struct bufferevent *bev, void *arg)
 {
     wr_http_conn *c = arg;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+        (bufferevent_get_enabled(bev) & EV_WRITE))
+        bufferevent_disable(bev, EV_WRITE); /* back to direct writes (wr_http_flush_cb) */
     wr_http_conn_hold(c);
     if (c->proto == 1)
         wr_http_h1_on_write(c);
@@ -493,6 +503,95 @@ static void wr_http_event_cb(struct bufferevent *bev, short what, void *arg)
         wr_http_conn_close(c); /* socket error or write timeout */
     }
     wr_http_conn_release(c);
+}
+
+/*
+ * Input: libevent's bufferevent reads at most 4096 bytes per readable event (after an ioctl
+ * FIONREAD), so a 4 KB request took two loop iterations. The connection reads the socket
+ * itself instead: one recv of up to 64 KiB into the server's buffer, appended to the input
+ * evbuffer, which stops at WR_READ_HWM until the parser drains it (wr_http_in_cb).
+ */
+static void wr_http_read_pause(wr_http_conn *c)
+{
+    if (!c->rd_full) {
+        c->rd_full = 1;
+        event_del(c->rev);
+    }
+}
+
+static void wr_http_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    wr_http_conn *c = arg;
+    if (info->n_deleted && c->rd_full && !c->rd_done && !c->dead &&
+        evbuffer_get_length(buf) < WR_READ_HWM) {
+        c->rd_full = 0;
+        event_add(c->rev, NULL);
+    }
+}
+
+static void wr_http_rev_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)ev;
+    wr_http_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t have = evbuffer_get_length(in);
+    if (have >= WR_READ_HWM) {
+        wr_http_read_pause(c);
+        return;
+    }
+    size_t room = WR_READ_HWM - have < WR_READ_CHUNK ? WR_READ_HWM - have : WR_READ_CHUNK;
+    ssize_t n = recv(fd, c->s->rbuf, room, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0 || evbuffer_add(in, c->s->rbuf, (size_t)n) != 0) {
+        c->rd_done = 1;
+        event_del(c->rev);
+        short what = BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
+        wr_http_event_cb(c->bev, what, c);
+        return;
+    }
+    wr_http_conn_hold(c);
+    wr_http_read_cb(c->bev, c);
+    if (!c->dead && evbuffer_get_length(in) >= WR_READ_HWM)
+        wr_http_read_pause(c);
+    wr_http_conn_release(c);
+}
+
+/*
+ * Output: the bufferevent's EV_WRITE stays off while the socket keeps up, so a response
+ * costs one write and no epoll_ctl. Bytes added to the output activate `flush` (run later in
+ * the same loop iteration, so one response's pieces go out together), which writes directly;
+ * only what the socket does not take turns EV_WRITE on (with the write timeout) until the
+ * output is empty again (wr_http_write_cb).
+ */
+static void wr_http_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    wr_http_conn *c = arg;
+    if (info->n_added && !c->dead && !(bufferevent_get_enabled(c->bev) & EV_WRITE))
+        event_active(c->flush, EV_TIMEOUT, 0);
+}
+
+static void wr_http_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    wr_http_conn *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->dead || (bufferevent_get_enabled(c->bev) & EV_WRITE) || !evbuffer_get_length(out))
+        return;
+    evbuffer_unfreeze(out, 1); /* the bufferevent keeps its output's start frozen */
+    int n = evbuffer_write_atmost(out, bufferevent_getfd(c->bev), WR_WRITE_CHUNK);
+    evbuffer_freeze(out, 1);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        wr_http_event_cb(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
+        return;
+    }
+    size_t left = evbuffer_get_length(out);
+    if (left)
+        bufferevent_enable(c->bev, EV_WRITE);
+    if (n > 0 && left <= c->s->lim.high_watermark / 2)
+        wr_http_write_cb(c->bev, c);
 }
 
 static void wr_http_timer_cb(evutil_socket_t fd, short ev, void *arg)
@@ -575,23 +674,30 @@ int wr_http_server_adopt(wr_http_server *s, evutil_socket_t fd, const struct soc
     c->h = handler;
     c->user = user;
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, wr_http_rev_cb, c);
+    c->flush = event_new(s->base, -1, 0, wr_http_flush_cb, c);
     c->tmr = evtimer_new(s->base, wr_http_timer_cb, c);
     c->resume = event_new(s->base, -1, 0, wr_http_resume_cb, c);
-    if (!c->bev || !c->tmr || !c->resume) {
+    if (!c->bev || !c->rev || !c->flush || !c->tmr || !c->resume ||
+        !evbuffer_add_cb(bufferevent_get_input(c->bev), wr_http_in_cb, c) ||
+        !evbuffer_add_cb(bufferevent_get_output(c->bev), wr_http_out_cb, c)) {
         if (!c->bev)
             evutil_closesocket(fd);
         wr_http_conn_free(c);
         return WEIR_ENOMEM;
     }
     wr_http_peer_format(c, peer, peerlen);
-    bufferevent_setcb(c->bev, wr_http_read_cb, wr_http_write_cb, wr_http_event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, WR_READ_HWM);
+    bufferevent_setcb(c->bev, NULL, wr_http_write_cb, wr_http_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, s->lim.high_watermark / 2, 0);
     struct timeval wt = {(time_t)(s->lim.write_timeout_ms / 1000u),
                          (suseconds_t)((s->lim.write_timeout_ms % 1000u) * 1000u)};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
-    bufferevent_set_max_single_read(c->bev, 64 * 1024);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    evbuffer_unfreeze(bufferevent_get_input(c->bev), 0); /* only wr_http_rev_cb adds to it */
+    if (event_add(c->rev, NULL)) {
+        wr_http_conn_free(c);
+        return WEIR_ENOMEM;
+    }
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -646,7 +752,8 @@ int wr_http_server_new(wr_http_server **out, struct event_base *base,
     s->base = base;
     wr_http_limits_fill(&s->lim, limits);
     s->relisten = evtimer_new(base, wr_http_relisten_cb, s);
-    if (!s->relisten || wr_http_h2_callbacks(s)) {
+    s->rbuf = malloc(WR_READ_CHUNK);
+    if (!s->relisten || !s->rbuf || wr_http_h2_callbacks(s)) {
         wr_http_server_free(s);
         return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "http server: out of memory");
     }
@@ -774,6 +881,7 @@ void wr_http_server_free(wr_http_server *s)
         wr_http_req_destroy(r);
     }
     wr_buf_free(&s->scratch);
+    free(s->rbuf);
     if (s->relisten)
         event_free(s->relisten);
     if (s->ngcb)

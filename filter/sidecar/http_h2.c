@@ -420,8 +420,15 @@ static int wr_h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void
     if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
+    /*
+     * Answered early: RFC 9113 §8.1 lets a server reset the stream with NO_ERROR once the
+     * answer is out. For a 413 the client is still uploading, and clients (curl 7.88) then
+     * sometimes report the reset instead of the answer: the rest of that body is consumed
+     * and dropped as it arrives (wr_h2_on_data_chunk) so the client sees the 413. A stream
+     * whose body never came (408) is reset.
+     */
     wr_http_req *r = wr_h2_req(ng, f->hd.stream_id);
-    if (r && r->rst_after && !r->remote_closed) /* answered early: the rest is not wanted */
+    if (r && r->rst_after && !r->remote_closed && r->error != 413)
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
 }

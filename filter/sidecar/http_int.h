@@ -84,13 +84,16 @@ struct wr_http_conn {
     const wr_http_handler *h;
     void *user;
     wr_http_conn *prev, *next;
-    struct bufferevent *bev;
+    struct bufferevent *bev; /* output side only: input is read by `rev` (see http.c) */
+    struct event *rev;       /* socket readable: one recv of up to 64 KiB into the input */
+    struct event *flush;     /* output added while the bufferevent's EV_WRITE is off */
     struct event *tmr;
     struct event *resume;
     int tmode;   /* enum wr_http_timer */
     int proto;   /* 0 sniffing, 1 h1, 2 h2 */
     int busy;    /* nesting depth of callbacks on the stack: free is deferred while > 0 */
     unsigned dead : 1, closing : 1, lingering : 1, eof : 1;
+    unsigned rd_full : 1, rd_done : 1; /* reading paused at the watermark / ended for good */
     char peer[64];
     char peer_ip[48];
     wr_http_req *reqs; /* live requests */
@@ -128,6 +131,7 @@ struct wr_http_server {
     wr_http_req *free_reqs;
     size_t nfree;
     wr_buf scratch;
+    char *rbuf; /* WR_HTTP_READ_CHUNK bytes: recv target, copied into a connection's input */
     time_t date_t;
     char date[40];
     struct event *relisten;

@@ -112,6 +112,7 @@ struct wr_upstream {
     int in_curl;      /* depth of calls into curl that may run our callbacks */
     int busy;         /* depth of libevent callbacks of ours on the stack */
     int free_pending; /* wr_upstream_free was called while busy */
+    int adding;       /* inside curl_multi_add_handle */
 };
 
 static pthread_once_t wr_up_once = PTHREAD_ONCE_INIT;
@@ -658,6 +659,14 @@ static int wr_up_timer_cb(CURLM *m, long ms, void *userp)
         evtimer_del(u->timer);
         return 0;
     }
+    if (ms == 0 && u->adding) {
+        /* a new transfer: start it later in this loop iteration, not after an epoll_wait(0).
+         * Only here: other immediate timeouts (pausing, unpausing) keep going through the
+         * loop, so that the client's events run in between. */
+        evtimer_del(u->timer);
+        event_active(u->timer, EV_TIMEOUT, 1);
+        return 0;
+    }
     struct timeval tv;
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
@@ -722,7 +731,10 @@ static void wr_up_kick_cb(evutil_socket_t fd, short what, void *arg)
     wr_up_enter(u);
     if (r->add_pending) {
         r->add_pending = 0;
-        if (curl_multi_add_handle(u->multi, r->easy) != CURLM_OK) {
+        u->adding = 1;
+        CURLMcode mc = curl_multi_add_handle(u->multi, r->easy);
+        u->adding = 0;
+        if (mc != CURLM_OK) {
             wr_up_finish(r, WR_UP_OTHER, "could not start the upstream transfer");
             goto out;
         }
@@ -1025,7 +1037,9 @@ int wr_up_start(wr_upstream *u, const wr_up_request *req, const wr_up_callbacks 
         r->add_pending = 1;
         event_active(r->kick, EV_TIMEOUT, 1);
     } else {
+        u->adding = 1;
         CURLMcode mc = curl_multi_add_handle(u->multi, r->easy);
+        u->adding = 0;
         if (mc != CURLM_OK) {
             wr_up_recycle(r);
             return wr_error_set(err, WEIR_EINTERNAL, "upstream", 0, 0, "upstream: %s",

@@ -128,8 +128,10 @@ upstreams:
 """)
     out = open(os.path.join(tmp, "stdout"), "w+")
     err = open(os.path.join(tmp, "stderr"), "w+")
-    w = subprocess.Popen([WEIR, "serve", "--config", cfg], stdout=out, stderr=err,
-                         env=dict(os.environ, OPS_KEY="upstream-key"))
+    env = dict(os.environ, OPS_KEY="upstream-key")
+    # under ASan, freed memory sits in a quarantine that would read as buffering
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=1"]))
+    w = subprocess.Popen([WEIR, "serve", "--config", cfg], stdout=out, stderr=err, env=env)
     try:
         for _ in range(100):
             try:
