@@ -5,8 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "identity/sigv4.h"
+#include "identity/sts.h"
 #include "sidecar/identity.h"
 #include "sidecar/log.h"
 
@@ -141,4 +144,116 @@ void wr_sc_caller_region(const char *authorization, char *out, size_t cap)
         memcpy(out, p2 + 3, (size_t)(p3 - (p2 + 3)));
         out[p3 - (p2 + 3)] = 0;
     }
+}
+
+/* ------------------------------------------------------------------ workload */
+
+static size_t collect(char *ptr, size_t size, size_t n, void *user)
+{
+    wr_buf *b = user;
+    size_t len = size * n;
+    if (b->len + len > 64 * 1024)
+        return 0; /* over the cap: curl fails the transfer */
+    wr_buf_append(b, ptr, len);
+    return b->oom ? 0 : len;
+}
+
+/* sts:GetCallerIdentity signed with the upstream's credentials; the ARN into arn. */
+static int caller_identity(const wr_sc_upstream *u, wr_creds *creds, char *arn, size_t cap,
+                           weir_error *err)
+{
+    char ep[512], host[520];
+    if (u->identity.sts_endpoint)
+        snprintf(ep, sizeof ep, "%s", u->identity.sts_endpoint);
+    else
+        snprintf(ep, sizeof ep, "https://sts.%s.amazonaws.com%s", u->region,
+                 strncmp(u->region, "cn-", 3) == 0 ? ".cn" : "");
+    size_t el = strlen(ep);
+    while (el && ep[el - 1] == '/')
+        ep[--el] = 0;
+    const char *h = strstr(ep, "://");
+    snprintf(host, sizeof host, "%s", h ? h + 3 : ep);
+    host[strcspn(host, "/")] = 0;
+    static const char query[] = "Action=GetCallerIdentity&Version=2011-06-15";
+
+    wr_creds_value cv;
+    if (wr_creds_get(creds, &cv, err) != 0)
+        return err->code ? err->code : WEIR_EIO;
+    wr_sigv4_header sh[2] = {{"host", host}, {"accept", "application/xml"}};
+    wr_sigv4_request req = {"GET", "/", query, NULL, sh, 2, NULL, 0, NULL};
+    wr_sigv4_credentials sc = {cv.access_key_id, cv.secret_access_key,
+                               cv.session_token[0] ? cv.session_token : NULL};
+    const char *region = u->region;
+    wr_sigv4_params sp;
+    wr_sigv4_params_init(&sp, region, "sts", time(NULL));
+    wr_sigv4_result sr;
+    memset(&sr, 0, sizeof sr);
+    int rc = wr_sigv4_sign(&req, &sc, &sp, &sr, err);
+    wr_creds_value_clear(&cv);
+    if (rc != 0)
+        return rc;
+
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    wr_buf body, line;
+    wr_buf_init(&body);
+    wr_buf_init(&line);
+    hl = curl_slist_append(hl, "Accept: application/xml");
+    for (size_t i = 0; i < sr.n_set_headers; i++) {
+        if (strcasecmp(sr.set_headers[i].name, "host") == 0)
+            continue;
+        line.len = 0;
+        wr_buf_printf(&line, "%s: %s", sr.set_headers[i].name, sr.set_headers[i].value);
+        if (line.data)
+            hl = curl_slist_append(hl, line.data);
+    }
+    wr_wipe(line.data, line.len);
+    wr_buf_free(&line);
+    wr_sigv4_result_free(&sr);
+    char url[600];
+    snprintf(url, sizeof url, "%s/?%s", ep, query);
+    long status = 0;
+    CURLcode cr = CURLE_FAILED_INIT;
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+    }
+    curl_slist_free_all(hl);
+    if (cr != CURLE_OK) {
+        wr_buf_free(&body);
+        return wr_error_set(err, WEIR_EIO, NULL, 0, 0, "sts:GetCallerIdentity at %s failed: %s",
+                            host, curl_easy_strerror(cr));
+    }
+    rc = wr_sts_parse_response((int)status, body.data ? body.data : "", body.len, arn, cap, NULL,
+                               0, err);
+    wr_buf_free(&body);
+    return rc;
+}
+
+int wr_sc_workload_identity(wr_sc *sc, weir_error *err)
+{
+    for (size_t i = 0; i < sc->cfg->nup; i++) {
+        const wr_sc_upstream *u = &sc->cfg->up[i];
+        if (u->identity.source != WR_ID_WORKLOAD)
+            continue;
+        if (!sc->ups[i].creds)
+            return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                                "upstream '%s': identity workload needs AWS credentials", u->name);
+        char arn[WR_PRINCIPAL_MAX];
+        int rc = caller_identity(u, sc->ups[i].creds, arn, sizeof arn, err);
+        if (rc != 0)
+            return rc;
+        if (!(sc->ups[i].workload_arn = wr_strdup(arn)))
+            return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory");
+        wr_log(WR_LOG_INFO, "workload identity", "upstream", u->name, "principal", arn, NULL);
+    }
+    return 0;
 }

@@ -15,6 +15,7 @@
 
 #include <event2/thread.h>
 
+#include "sidecar/identity.h"
 #include "sidecar/log.h"
 #include "sidecar/sidecar.h"
 
@@ -140,6 +141,7 @@ static void upstate_free(wr_sc_upstate *st)
         free(st->bearer);
     }
     weir_policy_unref(st->policy);
+    free(st->workload_arn);
 }
 
 /* ------------------------------------------------------------------ audit */
@@ -454,6 +456,10 @@ int wr_sidecar_run(wr_sc_config *cfg)
             log_err("cannot set up an upstream", &err);
             goto out;
         }
+    }
+    if (wr_sc_workload_identity(sc, &err) != 0) {
+        log_err("cannot learn the sidecar's own role (identity: workload)", &err);
+        goto out;
     }
     if (audit_open(sc, &err) != 0) {
         log_err("cannot open the audit trail", &err);
