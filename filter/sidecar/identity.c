@@ -6,10 +6,13 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
+#include "identity/jwt.h"
 #include "identity/sigv4.h"
 #include "identity/sts.h"
+#include "sidecar/sts_verify.h"
 #include "sidecar/identity.h"
 #include "sidecar/log.h"
 
@@ -54,12 +57,220 @@ static int from_header(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *w)
     return 0;
 }
 
+/* The caller's token: the configured header, else Authorization: Bearer, api-key,
+   x-weir-identity-token. NULL when there is none. */
+static const char *token_of(const wr_sc_identity *id, wr_http_req *hr, size_t *len)
+{
+    const char *t = NULL;
+    if (id->token_header) {
+        t = wr_http_req_header(hr, id->token_header);
+    } else {
+        t = wr_http_req_header(hr, "authorization");
+        if (t && strncasecmp(t, "Bearer ", 7) != 0)
+            t = NULL;
+        if (!t)
+            t = wr_http_req_header(hr, "api-key");
+        if (!t)
+            t = wr_http_req_header(hr, "x-weir-identity-token");
+    }
+    if (t && strncasecmp(t, "Bearer ", 7) == 0)
+        t += 7;
+    while (t && *t == ' ')
+        t++;
+    if (!t || !*t)
+        return NULL;
+    *len = strlen(t);
+    return t;
+}
+
+static int from_jwt(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *w)
+{
+    const wr_sc_identity *id = &L->cfg->identity;
+    size_t len = 0;
+    const char *tok = token_of(id, hr, &len);
+    if (!tok)
+        return who_fail(w, 401, "no caller identity: send a bearer token (JWT)");
+    const char *aud[65];
+    size_t na = id->naudiences < 64 ? id->naudiences : 64;
+    for (size_t i = 0; i < na; i++)
+        aud[i] = id->audiences[i];
+    aud[na] = NULL;
+    wr_jwt_rules rules = WR_JWT_RULES_INIT;
+    rules.issuer = id->issuer;
+    rules.audiences = aud;
+    rules.leeway_seconds = (int)id->leeway_seconds;
+    json_t *claims = NULL;
+    weir_error err = {0};
+    if (wr_jwt_verify_source(L->sc->ups[L->index].jwks, tok, len, &rules, &claims, &err) != 0) {
+        char m[300];
+        snprintf(m, sizeof m, "the bearer token was refused: %s", err.text);
+        return who_fail(w, 401, m);
+    }
+    wr_jwt_map_entry table[1024];
+    size_t nt = id->nprincipals < 1024 ? id->nprincipals : 1024;
+    for (size_t i = 0; i < nt; i++)
+        table[i] = (wr_jwt_map_entry){id->principals[i].name, id->principals[i].model};
+    wr_jwt_map map = {WR_JWT_CLAIM_SUB, nt ? table : NULL, nt, id->principal_template};
+    if (id->claim && !strcmp(id->claim, "oid"))
+        map.claim = WR_JWT_CLAIM_OID;
+    else if (id->claim && (!strcmp(id->claim, "appid") || !strcmp(id->claim, "azp")))
+        map.claim = WR_JWT_CLAIM_APPID;
+    else if (id->claim && !strcmp(id->claim, "roles"))
+        map.claim = WR_JWT_CLAIM_ROLES;
+    int rc = wr_jwt_principal(claims, &map, w->principal, sizeof w->principal, &err);
+    json_decref(claims);
+    if (rc != 0) {
+        char m[300];
+        snprintf(m, sizeof m, "the token's caller has no principal here: %s", err.text);
+        w->principal[0] = 0;
+        return who_fail(w, 403, m);
+    }
+    return 0;
+}
+
+static void sts_done(void *user, int ok, const char *arn, const char *message)
+{
+    wr_sc_who *w = user;
+    w->op = NULL;
+    w->pending = 0;
+    if (ok)
+        snprintf(w->principal, sizeof w->principal, "%s", arn);
+    else
+        who_fail(w, 401, message && *message ? message : "STS refused the caller's token");
+    w->done(w->user, w);
+}
+
+static int from_sts(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *w)
+{
+    const wr_sc_identity *id = &L->cfg->identity;
+    size_t len = 0;
+    const char *tok = token_of(id, hr, &len);
+    if (!tok)
+        return who_fail(w, 401, "no caller identity: send a presigned sts:GetCallerIdentity "
+                                "token (k8s-aws-v1.)");
+    wr_sts_rules rules = {0};
+    rules.cluster_id = id->cluster_id;
+    rules.endpoint = id->sts_endpoint;
+    rules.allow_loopback_http = id->sts_endpoint && strncmp(id->sts_endpoint, "http://", 7) == 0;
+    wr_sts_call call;
+    weir_error err = {0};
+    if (wr_sts_token_parse(tok, len, &rules, &call, &err) != 0) {
+        char m[300];
+        snprintf(m, sizeof m, "the STS token was refused: %s", err.text);
+        return who_fail(w, 401, m);
+    }
+    wr_sts_cache *cache = L->sc->ups[L->index].sts_cache;
+    char msg[200] = "";
+    wr_sts_hit hit = wr_sts_cache_get(cache, call.cache_key, time(NULL), w->principal,
+                                      sizeof w->principal, msg, sizeof msg);
+    if (hit == WR_STS_HIT) {
+        wr_sts_call_free(&call);
+        return 0;
+    }
+    if (hit == WR_STS_REFUSED) {
+        wr_sts_call_free(&call);
+        return who_fail(w, 401, msg[0] ? msg : "STS refused the caller's token");
+    }
+    wr_sts_verify_options opt = {0, cache};
+    wr_sts_verify *v = NULL;
+    w->pending = 1;
+    int rc = wr_sts_verify_start(L->worker->up, &call, &opt, sts_done, w, &v, &err);
+    wr_sts_call_free(&call);
+    if (rc != 0) {
+        w->pending = 0;
+        return who_fail(w, 503, "weir could not reach STS to check the caller");
+    }
+    w->op = v;
+    return 0;
+}
+
+void wr_sc_identify_cancel(wr_sc_who *who)
+{
+    if (who && who->op) {
+        wr_sts_verify_cancel(who->op);
+        who->op = NULL;
+        who->pending = 0;
+    }
+}
+
+/* libcurl fetch for JWKS URLs (the library takes the fetcher from its caller). */
+static size_t jwks_collect(char *ptr, size_t size, size_t n, void *user)
+{
+    wr_buf *b = user;
+    size_t len = size * n;
+    if (b->len + len > 1024 * 1024)
+        return 0;
+    wr_buf_append(b, ptr, len);
+    return b->oom ? 0 : len;
+}
+
+static int jwks_fetch(void *ctx, const char *url, size_t max_bytes, int timeout_seconds,
+                      wr_buf *body, weir_error *err)
+{
+    (void)ctx;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "jwks: out of memory");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jwks_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_seconds);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout_seconds);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)max_bytes);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    CURLcode cr = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (cr != CURLE_OK)
+        return wr_error_set(err, WEIR_EIO, NULL, 0, 0, "jwks: fetch failed: %s",
+                            curl_easy_strerror(cr));
+    if (status != 200)
+        return wr_error_set(err, WEIR_EIO, NULL, 0, 0, "jwks: HTTP %ld", status);
+    return 0;
+}
+
+int wr_sc_identity_init(wr_sc *sc, size_t i, weir_error *err)
+{
+    const wr_sc_identity *id = &sc->cfg->up[i].identity;
+    wr_sc_upstate *st = &sc->ups[i];
+    if (id->source == WR_ID_JWT) {
+        wr_jwks_source_opts o = WR_JWKS_SOURCE_OPTS_INIT;
+        o.path = id->jwks_file;
+        o.url = id->jwks_url;
+        o.fetch = jwks_fetch;
+        o.refresh_seconds = (int)id->jwks_refresh_seconds;
+        wr_jwks_source *src = NULL;
+        int rc = wr_jwks_source_new(&src, &o, err);
+        if (rc != 0)
+            return rc;
+        st->jwks = src;
+    } else if (id->source == WR_ID_STS) {
+        wr_sts_cache *c = NULL;
+        int rc = wr_sts_cache_new(&c, 0, err);
+        if (rc != 0)
+            return rc;
+        st->sts_cache = c;
+    }
+    return 0;
+}
+
+void wr_sc_identity_free(wr_sc_upstate *st)
+{
+    wr_jwks_source_free(st->jwks);
+    st->jwks = NULL;
+    wr_sts_cache_free(st->sts_cache);
+    st->sts_cache = NULL;
+}
+
 int wr_sc_identify(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *who,
                    void (*done)(void *user, wr_sc_who *who), void *user)
 {
-    (void)done;
-    (void)user;
     memset(who, 0, sizeof *who);
+    who->done = done;
+    who->user = user;
     const wr_sc_identity *id = &L->cfg->identity;
     switch (id->source) {
     case WR_ID_STATIC:
@@ -75,15 +286,12 @@ int wr_sc_identify(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *who,
     }
     case WR_ID_HEADER:
         return from_header(L, hr, who);
-    default:
-        return who_fail(who, 403, "this identity source is not available");
+    case WR_ID_JWT:
+        return from_jwt(L, hr, who);
+    case WR_ID_STS:
+        return from_sts(L, hr, who);
     }
-}
-
-void wr_sc_identify_cancel(wr_sc_listener *L, void *user)
-{
-    (void)L;
-    (void)user;
+    return who_fail(who, 403, "unknown identity source");
 }
 
 /* "Credential=AKID/DATE/REGION/..." inside an Authorization header. */

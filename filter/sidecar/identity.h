@@ -13,12 +13,16 @@
 
 #define WR_PRINCIPAL_MAX 2048
 
-typedef struct wr_sc_who {
+typedef struct wr_sc_who wr_sc_who;
+struct wr_sc_who {
     int status;                        /**< 0: known (or no identity needed); else 401 / 403 */
     char principal[WR_PRINCIPAL_MAX];  /**< "" when the listener names no caller */
     char message[300];                 /**< why a caller was refused (no token content) */
     int pending;                       /**< 1: an STS check is running; wr_sc_who_done follows */
-} wr_sc_who;
+    void *op;                          /**< the running check (internal) */
+    void (*done)(void *user, struct wr_sc_who *who);
+    void *user;
+};
 
 /**
  * Resolves the caller of hr on listener L. Synchronous sources fill `who` at once; the STS
@@ -29,7 +33,12 @@ int wr_sc_identify(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *who,
                    void (*done)(void *user, wr_sc_who *who), void *user);
 
 /** Cancels a pending identification (the client went away). */
-void wr_sc_identify_cancel(wr_sc_listener *L, void *user);
+void wr_sc_identify_cancel(wr_sc_who *who);
+
+/** Start-up: per-listener identity state (JWKS sources, STS caches). */
+int wr_sc_identity_init(wr_sc *sc, size_t upstream, weir_error *err);
+/** Frees what wr_sc_identity_init made. */
+void wr_sc_identity_free(wr_sc_upstate *st);
 
 /**
  * The region of an incoming AWS SigV4 Authorization header's credential scope

@@ -85,6 +85,8 @@ static void px_count(px *p, wr_decision d)
 
 static void px_free(px *p)
 {
+    if (p->who.pending)
+        wr_sc_identify_cancel(&p->who);
     if (p->ur)
         wr_up_cancel(p->ur);
     wr_body_free(&p->body);

@@ -142,6 +142,7 @@ static void upstate_free(wr_sc_upstate *st)
     }
     weir_policy_unref(st->policy);
     free(st->workload_arn);
+    wr_sc_identity_free(st);
 }
 
 /* ------------------------------------------------------------------ audit */
@@ -454,6 +455,10 @@ int wr_sidecar_run(wr_sc_config *cfg)
                    weir_policy_digest(sc->ups[i].policy), "file", cfg->up[i].policy, NULL);
         if (upstate_init(&sc->ups[i], &cfg->up[i], &err) != 0) {
             log_err("cannot set up an upstream", &err);
+            goto out;
+        }
+        if (wr_sc_identity_init(sc, i, &err) != 0) {
+            log_err("cannot set up the caller identity source", &err);
             goto out;
         }
     }
