@@ -1406,10 +1406,11 @@ static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const 
         } else if (!strcmp(k, "principal_template")) {
             if ((rc = get_text(c, val, k, &id->principal_template)))
                 return rc;
-            if (!strstr(id->principal_template, "{value}") ||
+            if ((!strstr(id->principal_template, "{value}") &&
+                 !strstr(id->principal_template, "{name}")) ||
                 strncmp(id->principal_template, "arn:", 4) != 0)
-                return fail(c, val, "'principal_template' must be an ARN containing {value}, e.g. "
-                                    "arn:aws:iam::111122223333:role/{value}");
+                return fail(c, val, "'principal_template' must be an ARN containing {value} (or "
+                                    "{name}), e.g. arn:aws:iam::111122223333:role/{value}");
         } else if (!strcmp(k, "cluster_id")) {
             rc = get_text(c, val, k, &id->cluster_id);
         }
