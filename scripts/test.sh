@@ -17,6 +17,7 @@ echo "== tests"
 echo "== end-to-end: official SDKs through weir serve (tests/e2e)"
 (cd tests/e2e && npm ci --silent)
 node tests/e2e/run.mjs --weir build/weir
+node tests/e2e/identity.mjs --weir build/weir
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEIR_WERROR=ON -DWEIR_SANITIZE=ON \
@@ -28,3 +29,5 @@ echo "== tests under ASan + UBSan"
 echo "== end-to-end under ASan + UBSan (a leak or an error fails weir's exit status)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   node tests/e2e/run.mjs --weir build-asan/weir
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  node tests/e2e/identity.mjs --weir build-asan/weir
