@@ -193,8 +193,8 @@ void wr_sc_identify_cancel(wr_sc_who *who)
     }
 }
 
-/* libcurl fetch for JWKS URLs (the library takes the fetcher from its caller). */
-static size_t jwks_collect(char *ptr, size_t size, size_t n, void *user)
+/* A response body into a wr_buf, at most 1 MiB (over it, curl fails the transfer). */
+static size_t collect(char *ptr, size_t size, size_t n, void *user)
 {
     wr_buf *b = user;
     size_t len = size * n;
@@ -204,6 +204,7 @@ static size_t jwks_collect(char *ptr, size_t size, size_t n, void *user)
     return b->oom ? 0 : len;
 }
 
+/* libcurl fetch for JWKS URLs (the library takes the fetcher from its caller). */
 static int jwks_fetch(void *ctx, const char *url, size_t max_bytes, int timeout_seconds,
                       wr_buf *body, weir_error *err)
 {
@@ -212,7 +213,7 @@ static int jwks_fetch(void *ctx, const char *url, size_t max_bytes, int timeout_
     if (!c)
         return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "jwks: out of memory");
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jwks_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_seconds);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)timeout_seconds);
@@ -355,16 +356,6 @@ void wr_sc_caller_region(const char *authorization, char *out, size_t cap)
 }
 
 /* ------------------------------------------------------------------ workload */
-
-static size_t collect(char *ptr, size_t size, size_t n, void *user)
-{
-    wr_buf *b = user;
-    size_t len = size * n;
-    if (b->len + len > 64 * 1024)
-        return 0; /* over the cap: curl fails the transfer */
-    wr_buf_append(b, ptr, len);
-    return b->oom ? 0 : len;
-}
 
 /* sts:GetCallerIdentity signed with the upstream's credentials; the ARN into arn. */
 static int caller_identity(const wr_sc_upstream *u, wr_creds *creds, char *arn, size_t cap,
