@@ -4,9 +4,12 @@
  * Every record is appended to journal/journal.jsonl first. SYNC: the caller returns once
  * an fdatasync covers its line; concurrent callers share one fdatasync (group commit).
  * BATCH: a background thread syncs at most batch_ms after the first unsynced write.
- * A roll moves the journal's complete lines into one gzip log file (temp, fsync, rename,
- * fsync dir) and only then empties the journal. See docs/audit.md.
+ * A roll is cut under the lock (the journal is renamed to journal/roll-{stamp}-{rnd}.jsonl
+ * and a fresh journal takes new records); the roller thread then compresses it into the
+ * log file of the same stamp and rnd (temp, fsync, rename, fsync dir) without the lock and
+ * only then removes it. Digests are written by the roller too. See docs/audit.md.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -95,36 +98,39 @@ static void wait_idle(weir_audit *a)
         pthread_cond_wait(&a->synced_cv, &a->mu);
 }
 
-/* ------------------------------------------------------------------ delivery */
+/* ------------------------------------------------------------------ log files */
+
+#define ROLL_NAME_LEN 42 /* "roll-" stamp(14) "-" rnd(16) ".jsonl" */
+
+/* The log file for `stamp` ("YYYYMMDDTHHMMZ") and `rnd`: its directory relative to the root,
+ * that directory's absolute path and the file's name. 0 or WEIR_ENOMEM. */
+static int log_names(const weir_audit *a, const char *stamp, const char *rnd, wr_buf *rel,
+                     wr_buf *abs, wr_buf *name)
+{
+    wr_buf_init(rel);
+    wr_buf_init(abs);
+    wr_buf_init(name);
+    wr_buf_printf(rel, "AWSLogs/%s/CloudTrail/%s/%.4s/%.2s/%.2s", a->account, a->region, stamp,
+                  stamp + 4, stamp + 6);
+    wr_buf_printf(abs, "%s/%s", a->dir, rel->data ? rel->data : "");
+    wr_buf_printf(name, "%s_CloudTrail_%s_%s_%s.json.gz", a->account, a->region, stamp, rnd);
+    return rel->oom || abs->oom || name->oom ? WEIR_ENOMEM : 0;
+}
 
 /*
- * Writes `lines` (complete journal lines) as one log file and remembers it for the next
- * digest. Nothing is written for len == 0.
+ * Writes `lines` (complete journal lines, len > 0) as the log file named by stamp and rnd.
+ * Touches no shared state (runs without the lock). New `*obj` (path relative to the root),
+ * caller frees; `hash` the SHA-256 of the uncompressed bytes.
  */
-static int deliver(weir_audit *a, const char *lines, size_t len, const char *newest,
-                   const char *oldest, weir_error *err)
+static int write_log(const weir_audit *a, const char *stamp, const char *rnd, const char *lines,
+                     size_t len, char **obj, char hash[65], weir_error *err)
 {
-    if (len == 0)
-        return 0;
-    time_t now = wr_audit_now();
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char ymd[16], stamp[16], rnd[17];
-    strftime(ymd, sizeof ymd, "%Y/%m/%d", &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
-    if (wr_audit_random_name(rnd) != 0)
-        return fail_set(a, err, WEIR_EINTERNAL, NULL, "audit: %s", "RAND_bytes failed");
-    wr_buf rel, abs, name;
-    wr_buf_init(&rel);
-    wr_buf_init(&abs);
-    wr_buf_init(&name);
-    wr_buf_printf(&rel, "AWSLogs/%s/CloudTrail/%s/%s", a->account, a->region, ymd);
-    wr_buf_printf(&abs, "%s/%s", a->dir, rel.data ? rel.data : "");
-    wr_buf_printf(&name, "%s_CloudTrail_%s_%s_%s.json.gz", a->account, a->region, stamp, rnd);
+    wr_buf rel, abs, name, o;
+    wr_buf_init(&o);
     char *env = wr_malloc(len + 14);
-    int rc = 0, e;
-    if (rel.oom || abs.oom || name.oom || !env) {
-        rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    int rc = log_names(a, stamp, rnd, &rel, &abs, &name), e;
+    if (rc != 0 || !env) {
+        rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: out of memory");
         goto done;
     }
     /* {"Records":[l1,l2,...]}: each line's '\n' becomes ',' and the last "]}" */
@@ -136,64 +142,232 @@ static int deliver(weir_audit *a, const char *lines, size_t len, const char *new
     memcpy(env + 12 + len - 1, "]}", 3);
     size_t elen = len + 13;
     if ((e = wr_audit_mkdirs(a->dir, rel.data)) != 0) {
-        rc = fail_set(a, err, WEIR_EIO, abs.data, "cannot create the audit log directory: %s",
-                      strerror(-e));
+        rc = wr_error_set(err, WEIR_EIO, abs.data, 0, 0,
+                          "cannot create the audit log directory: %s", strerror(-e));
         goto done;
     }
-    weir_error we = {0};
-    if ((rc = wr_audit_write_gz(abs.data, name.data, env, elen, &we)) != 0) {
-        a->last_err = we;
-        if (err)
-            *err = we;
-        atomic_store(&a->healthy, 0);
+    if ((rc = wr_audit_write_gz(abs.data, name.data, env, elen, err)) != 0)
+        goto done;
+    wr_audit_sha256_hex(hash, env, elen);
+    wr_buf_printf(&o, "%s/%s", rel.data, name.data);
+    if (o.oom) {
+        rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: out of memory");
         goto done;
     }
-    if (a->chain.key) {
-        char hash[65];
-        wr_audit_sha256_hex(hash, env, elen);
-        wr_buf obj;
-        wr_buf_init(&obj);
-        wr_buf_printf(&obj, "%s/%s", rel.data, name.data);
-        if (obj.oom || wr_chain_add_log(&a->chain, obj.data, hash, newest, oldest) != 0)
-            rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
-    }
+    *obj = o.data;
+    o.data = NULL;
 done:
     free(env);
+    wr_buf_free(&o);
     wr_buf_free(&rel);
     wr_buf_free(&abs);
     wr_buf_free(&name);
     return rc;
 }
 
-/* Moves the journal's records into a log file, then empties the journal. Lock held. */
-static int roll(weir_audit *a, weir_error *err)
+/* Reports a failure met elsewhere (`we`) as the trail's. Lock held (or at open). */
+static int fail_with(weir_audit *a, const weir_error *we, weir_error *err)
+{
+    a->last_err = *we;
+    if (err)
+        *err = *we;
+    atomic_store(&a->healthy, 0);
+    return we->code ? we->code : WEIR_EIO;
+}
+
+/* Remembers a delivered log file for the next digest. Takes `obj`. Caller owns the chain. */
+static int chain_note(weir_audit *a, char *obj, const char hash[65], const char *newest,
+                      const char *oldest, weir_error *err)
+{
+    if (!a->chain.key) {
+        free(obj);
+        return 0;
+    }
+    if (wr_chain_add_log(&a->chain, obj, hash, newest, oldest) != 0)
+        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    return 0;
+}
+
+static void roll_path(wr_buf *b, const weir_audit *a, const char *stamp, const char *rnd)
+{
+    wr_buf_init(b);
+    wr_buf_printf(b, "%s/roll-%s-%s.jsonl", a->journal_dir, stamp, rnd);
+}
+
+/* ------------------------------------------------------------------ rolls */
+
+/*
+ * Delivers the journal being rolled into its log file, removes it and hands the log to the
+ * digest chain. Lock held and !rbusy; with `unlock`, the lock is released while working.
+ * The log file's name is fixed when the journal is cut, so a retry (or a recovery after a
+ * crash) rewrites the same file instead of making a second copy.
+ */
+static int roll_pending(weir_audit *a, int unlock, weir_error *err)
+{
+    int fd = a->rfd, dirty = a->rdirty;
+    size_t n = a->rlen;
+    char stamp[16], rnd[17], newest[WR_AUDIT_TIME_LEN + 1], oldest[WR_AUDIT_TIME_LEN + 1];
+    memcpy(stamp, a->rstamp, sizeof stamp);
+    memcpy(rnd, a->rrnd, sizeof rnd);
+    memcpy(newest, a->rnewest, sizeof newest);
+    memcpy(oldest, a->roldest, sizeof oldest);
+    a->rbusy = 1;
+    if (unlock)
+        pthread_mutex_unlock(&a->mu);
+
+    weir_error we = {0};
+    char *obj = NULL, hash[65];
+    wr_buf rp;
+    roll_path(&rp, a, stamp, rnd);
+    char *buf = n ? wr_malloc(n) : NULL;
+    int rc = 0, e;
+    if (rp.oom || (n && !buf)) {
+        rc = wr_error_set(&we, WEIR_ENOMEM, NULL, 0, 0, "audit: out of memory");
+    } else if (dirty && fdatasync(fd) != 0) {
+        rc = wr_error_set(&we, WEIR_EIO, rp.data, 0, 0, "cannot fsync the audit journal: %s",
+                          strerror(errno));
+    } else if (n && (e = pread_all(fd, buf, n, 0)) != 0) {
+        rc = wr_error_set(&we, WEIR_EIO, rp.data, 0, 0, "cannot read the audit journal: %s",
+                          strerror(-e));
+    } else if (n && (rc = write_log(a, stamp, rnd, buf, n, &obj, hash, &we)) != 0) {
+        /* we is set */
+    } else if (unlink(rp.data) != 0 && errno != ENOENT) {
+        rc = wr_error_set(&we, WEIR_EIO, rp.data, 0, 0, "cannot remove the rolled journal: %s",
+                          strerror(errno));
+    } else if ((e = wr_audit_fsync_dir(a->journal_dir)) != 0 && e != -ENOENT) {
+        rc = wr_error_set(&we, WEIR_EIO, a->journal_dir, 0, 0,
+                          "cannot fsync the audit journal directory: %s", strerror(-e));
+    }
+    free(buf);
+    wr_buf_free(&rp);
+
+    if (unlock)
+        pthread_mutex_lock(&a->mu);
+    a->rbusy = 0;
+    if (rc == 0) {
+        close(a->rfd);
+        a->rfd = -1;
+        a->rlen = 0;
+        a->rdirty = a->rfailed = 0;
+        a->rolls_done++;
+        /* added only once the rolled journal is gone: a digest never lists a log twice */
+        if (obj)
+            rc = chain_note(a, obj, hash, newest, oldest, err);
+    } else {
+        free(obj);
+        a->rfailed = 1;
+        fail_with(a, &we, err);
+    }
+    pthread_cond_broadcast(&a->roll_cv);
+    return rc;
+}
+
+/* A sync failed: report it; `drop` (SYNC) removes the unsynced lines. Lock held. */
+static void sync_failed(weir_audit *a, int e, int gone, int drop)
+{
+    if (gone)
+        fail_set(a, NULL, WEIR_EIO, a->journal_path, "%s",
+                 "the audit journal was removed (is the trail directory gone?)");
+    else
+        fail_set(a, NULL, WEIR_EIO, a->journal_path, "cannot fsync the audit journal: %s",
+                 strerror(e));
+    if (drop) {
+        if (ftruncate(a->jfd, (off_t)(a->synced - a->jbase)) != 0)
+            a->torn = 1;
+        a->written = a->synced;
+        a->fail_gen++;
+    } else {
+        a->bg_failed = 1;
+    }
+    pthread_cond_broadcast(&a->synced_cv);
+}
+
+/*
+ * Starts a roll: the journal's file becomes journal/roll-{stamp}-{rnd}.jsonl (delivered by
+ * roll_pending) and a fresh journal takes new records. Quick: a rename, a create, a
+ * directory fsync (and in SYNC mode an fdatasync of lines still waiting for their group
+ * commit). Lock held, no roll pending, journal open and clean.
+ */
+static int cut(weir_audit *a, weir_error *err)
 {
     wait_idle(a);
     size_t n = (size_t)(a->written - a->jbase);
-    if (n == 0 || a->jfd < 0)
+    if (n == 0 || a->jfd < 0 || a->rfd >= 0)
         return 0;
-    char *buf = wr_malloc(n);
-    if (!buf)
-        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
-    int e = pread_all(a->jfd, buf, n, 0);
-    if (e != 0) {
-        free(buf);
-        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
-                        strerror(-e));
+    int dirty = a->synced < a->written;
+    if (dirty && a->durability == WEIR_AUDIT_SYNC) {
+        if (fdatasync(a->jfd) != 0) {
+            sync_failed(a, errno, 0, 1);
+            if (err)
+                *err = a->last_err;
+            return WEIR_EIO;
+        }
+        dirty = 0;
     }
-    int rc = deliver(a, buf, n, a->newest, a->oldest, err);
-    free(buf);
-    if (rc != 0)
-        return rc;
-    /* the records are durable in the log file: the journal starts over */
+    time_t now = wr_audit_now();
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[16], rnd[17];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
+    if (wr_audit_random_name(rnd) != 0)
+        return fail_set(a, err, WEIR_EINTERNAL, NULL, "audit: %s", "RAND_bytes failed");
+    wr_buf rp;
+    roll_path(&rp, a, stamp, rnd);
+    if (rp.oom) {
+        wr_buf_free(&rp);
+        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+    }
+    if (rename(a->journal_path, rp.data) != 0) {
+        int en = errno;
+        wr_buf_free(&rp);
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot rename the audit journal: %s",
+                        strerror(en));
+    }
+    wr_buf_free(&rp);
+    a->rfd = a->jfd;
+    a->rlen = n;
+    memcpy(a->rstamp, stamp, sizeof stamp);
+    memcpy(a->rrnd, rnd, sizeof rnd);
+    memcpy(a->rnewest, a->newest, sizeof a->rnewest);
+    memcpy(a->roldest, a->oldest, sizeof a->roldest);
+    a->rdirty = dirty;
+    a->rfailed = 0;
     a->jbase = a->written;
     a->synced = a->written;
     a->jfirst = 0;
     a->newest[0] = a->oldest[0] = '\0';
-    if (ftruncate(a->jfd, 0) != 0 || fdatasync(a->jfd) != 0) {
-        a->torn = 1; /* emptied before the next write; a crash first only duplicates */
-        return fail_set(a, err, WEIR_EIO, a->journal_path,
-                        "cannot truncate the audit journal: %s", strerror(errno));
+    a->jdir_dirty = 1;
+    pthread_cond_broadcast(&a->synced_cv);
+    pthread_cond_broadcast(&a->roll_cv);
+    /* the lines are safe under the new name; a journal that cannot be created now is
+     * created by the next call (a->jfd < 0) */
+    a->jfd = open(a->journal_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (a->jfd < 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot create the audit journal: %s",
+                        strerror(errno));
+    (void)flock(a->jfd, LOCK_EX | LOCK_NB); /* the directory's lock is the one that counts */
+    int e = wr_audit_fsync_dir(a->journal_dir);
+    if (e != 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot fsync the audit journal directory: %s", strerror(-e));
+    a->jdir_dirty = 0;
+    return 0;
+}
+
+/* Delivers everything in the journals now, in this thread. Lock held. */
+static int settle(weir_audit *a, weir_error *err)
+{
+    while (a->rbusy)
+        pthread_cond_wait(&a->roll_cv, &a->mu);
+    int rc;
+    if (a->rfd >= 0 && (rc = roll_pending(a, 0, err)) != 0)
+        return rc;
+    if (a->written > a->jbase) {
+        if ((rc = cut(a, err)) != 0 && a->rfd < 0)
+            return rc;
+        if (a->rfd >= 0 && (rc = roll_pending(a, 0, err)) != 0)
+            return rc;
+        return rc;
     }
     return 0;
 }
@@ -201,41 +375,77 @@ static int roll(weir_audit *a, weir_error *err)
 static int digest_due(weir_audit *a, time_t now)
 {
     return a->chain.key &&
-           (a->chain.failed || now - a->chain.start >= (time_t)a->digest_seconds);
+           (a->dfailed || now - a->digest_start >= (time_t)a->digest_seconds);
 }
 
-static int write_digest(weir_audit *a, time_t now, weir_error *err)
+/* Writes the digest for (previous end, now]. Caller owns the chain; with `unlock`, the lock
+ * is released while signing and writing. */
+static int write_digest(weir_audit *a, time_t now, int unlock, weir_error *err)
 {
     weir_error we = {0};
+    a->rbusy = 1;
+    if (unlock)
+        pthread_mutex_unlock(&a->mu);
     int rc = wr_chain_write(&a->chain, a->dir, a->account, a->region, a->trail, a->bucket, now,
                             &we);
-    if (rc != 0) {
-        a->last_err = we;
-        if (err)
-            *err = we;
-        atomic_store(&a->healthy, 0);
-    }
+    if (unlock)
+        pthread_mutex_lock(&a->mu);
+    a->rbusy = 0;
+    a->digest_start = a->chain.start;
+    a->dfailed = a->chain.failed;
+    if (rc != 0)
+        fail_with(a, &we, err);
+    pthread_cond_broadcast(&a->roll_cv);
     return rc;
 }
 
-/* Rolls and writes digests that are due. `incoming`: bytes about to be appended. */
+/* A digest covers every log delivered up to its end: roll first. Lock held. */
+static int digest_now(weir_audit *a, weir_error *err)
+{
+    int rc = settle(a, err);
+    if (rc == 0)
+        rc = write_digest(a, wr_audit_now(), 0, err);
+    return rc;
+}
+
+#define MAINTAIN_AGAIN 1 /* waited for the roller: the caller re-checks the journal */
+
+/*
+ * Starts rolls that are due and retries background failures. The roll itself runs on the
+ * roller thread; a roll due while another is in progress waits for it (the journal never
+ * holds more than two rolls' worth). `incoming`: bytes about to be appended. Lock held.
+ * 0, MAINTAIN_AGAIN, or an error.
+ */
 static int maintain(weir_audit *a, size_t incoming, weir_error *err)
 {
+    if (!a->roller_on)
+        return 0;
     time_t now = wr_audit_now();
-    size_t have = (size_t)(a->written - a->jbase);
     int rc;
-    if (have > 0 && (now - a->jfirst >= (time_t)a->roll_seconds ||
-                     have + incoming > a->roll_bytes)) {
-        if ((rc = roll(a, err)) != 0)
+    if (a->rfd >= 0 && a->rfailed && !a->rbusy && (rc = roll_pending(a, 0, err)) != 0)
+        return rc;
+    if (a->dfailed && !a->rbusy && (rc = digest_now(a, err)) != 0)
+        return rc;
+    size_t have = (size_t)(a->written - a->jbase);
+    int by_time = have > 0 && now - a->jfirst >= (time_t)a->roll_seconds;
+    if (have > 0 && (by_time || have + incoming > a->roll_bytes)) {
+        if (a->rfd >= 0) {
+            pthread_cond_wait(&a->roll_cv, &a->mu); /* backpressure */
+            return MAINTAIN_AGAIN;
+        }
+        if ((rc = cut(a, err)) != 0)
             return rc;
+        pthread_cond_broadcast(&a->roll_cv);
+        if (by_time && a->rfd >= 0) {
+            /* rare (the roller rolls idle trails on time): deliver before this record */
+            uint64_t want = a->rolls_done + 1;
+            while (a->rolls_done < want && !a->rfailed)
+                pthread_cond_wait(&a->roll_cv, &a->mu);
+        }
+        return MAINTAIN_AGAIN; /* cut may have waited: others may have appended */
     }
-    if (digest_due(a, now)) {
-        /* a digest covers every log delivered up to its end: roll first */
-        if ((rc = roll(a, err)) != 0)
-            return rc;
-        if ((rc = write_digest(a, now, err)) != 0)
-            return rc;
-    }
+    if (digest_due(a, now))
+        pthread_cond_broadcast(&a->roll_cv);
     return 0;
 }
 
@@ -249,13 +459,11 @@ static size_t complete_len(const char *buf, size_t len)
     return len;
 }
 
-/*
- * Opens (creating) the journal and takes its lock. Lock held (or at open). A non-empty
- * journal found here is kept: its complete lines join the next roll.
- */
-static int journal_open(weir_audit *a, weir_error *err)
+/* Locks the trail: flock on the journal directory (kept when it is the one already held). */
+static int journal_lock(weir_audit *a, weir_error *err)
 {
-    struct stat st;
+    struct stat st, held;
+    errno = 0;
     if (stat(a->dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return fail_set(a, err, WEIR_EIO, a->dir,
                         "the audit trail directory is missing (%s): recreate it",
@@ -264,10 +472,15 @@ static int journal_open(weir_audit *a, weir_error *err)
     if (e != 0)
         return fail_set(a, err, WEIR_EIO, a->journal_dir,
                         "cannot create the audit journal directory: %s", strerror(-e));
-    int fd = open(a->journal_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(a->journal_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot open the audit journal: %s",
-                        strerror(errno));
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot open the audit journal directory: %s", strerror(errno));
+    if (a->lockfd >= 0 && fstat(fd, &st) == 0 && fstat(a->lockfd, &held) == 0 &&
+        st.st_dev == held.st_dev && st.st_ino == held.st_ino) {
+        close(fd);
+        return 0;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int en = errno;
         close(fd);
@@ -275,98 +488,147 @@ static int journal_open(weir_audit *a, weir_error *err)
                         en == EWOULDBLOCK ? "the audit trail is in use by another writer"
                                           : strerror(en));
     }
-    if (wr_audit_fsync_dir(a->journal_dir) != 0) {
-        close(fd);
-        return fail_set(a, err, WEIR_EIO, a->journal_dir,
-                        "cannot fsync the audit journal directory: %s", strerror(errno));
-    }
-    a->jfd = fd;
+    if (a->lockfd >= 0)
+        close(a->lockfd);
+    a->lockfd = fd;
     return 0;
 }
 
 /*
- * Makes the journal writable again after a failure: reopens it when it was removed (copying
- * back the records the old, unlinked file still holds), drops a torn tail, retries a failed
- * background sync, then rolls or writes digests that are due. Lock held.
+ * Opens (creating) the journal after taking the trail's lock. Lock held (or at open). A
+ * non-empty journal found here is kept: its complete lines join the next roll.
  */
-static int prepare(weir_audit *a, size_t incoming, weir_error *err)
+static int journal_open(weir_audit *a, weir_error *err)
 {
-    struct stat st;
-    if (a->jfd >= 0 && fstat(a->jfd, &st) == 0 && st.st_nlink == 0) {
-        wait_idle(a);
-        a->orphan_fd = a->jfd;
-        a->orphan_len = (size_t)(a->written - a->jbase);
-        a->jfd = -1;
+    int rc = journal_lock(a, err);
+    if (rc != 0)
+        return rc;
+    int fd = open(a->journal_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot open the audit journal: %s",
+                        strerror(errno));
+    /* the journal file is locked too: tools that hold it keep writers out */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int en = errno;
+        close(fd);
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "%s",
+                        en == EWOULDBLOCK ? "the audit trail is in use by another writer"
+                                          : strerror(en));
     }
-    if (a->jfd < 0) {
-        wait_idle(a);
-        int rc = journal_open(a, err);
-        if (rc != 0)
-            return rc;
-        /* keep what a new journal holds (complete lines only) */
-        off_t size = lseek(a->jfd, 0, SEEK_END);
-        size_t keep = 0;
-        if (size > 0) {
-            char *b = wr_malloc((size_t)size);
-            if (!b || pread_all(a->jfd, b, (size_t)size, 0) != 0) {
-                free(b);
-                close(a->jfd);
-                a->jfd = -1;
-                return fail_set(a, err, WEIR_EIO, a->journal_path, "%s",
-                                "cannot read the audit journal");
-            }
-            keep = complete_len(b, (size_t)size);
+    int e = wr_audit_fsync_dir(a->journal_dir);
+    if (e != 0) {
+        close(fd);
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot fsync the audit journal directory: %s", strerror(-e));
+    }
+    a->jfd = fd;
+    a->jdir_dirty = 0;
+    return 0;
+}
+
+/* Reopens a journal that was removed or could not be created, copying back the records the
+ * old (unlinked) file still holds. Lock held. */
+static int journal_reopen(weir_audit *a, weir_error *err)
+{
+    int rc = journal_open(a, err);
+    if (rc != 0)
+        return rc;
+    /* keep what a new journal holds (complete lines only) */
+    off_t size = lseek(a->jfd, 0, SEEK_END);
+    size_t keep = 0;
+    if (size > 0) {
+        char *b = wr_malloc((size_t)size);
+        if (!b || pread_all(a->jfd, b, (size_t)size, 0) != 0) {
             free(b);
+            close(a->jfd);
+            a->jfd = -1;
+            return fail_set(a, err, WEIR_EIO, a->journal_path, "%s",
+                            "cannot read the audit journal");
         }
-        if (a->orphan_fd >= 0 && a->orphan_len > 0) {
-            char *b = wr_malloc(a->orphan_len);
-            int e = b ? pread_all(a->orphan_fd, b, a->orphan_len, 0) : -ENOMEM;
-            if (e == 0)
-                e = pwrite_all(a->jfd, b, a->orphan_len, (off_t)keep);
-            free(b);
-            if (e != 0) {
-                a->torn = 1;
-                if (ftruncate(a->jfd, (off_t)keep) == 0)
-                    a->torn = 0;
-                close(a->jfd);
-                a->jfd = -1;
-                return fail_set(a, err, WEIR_EIO, a->journal_path,
-                                "cannot copy records into the recreated audit journal: %s",
-                                strerror(-e));
-            }
-        }
-        if (ftruncate(a->jfd, (off_t)(keep + a->orphan_len)) != 0 || fdatasync(a->jfd) != 0) {
+        keep = complete_len(b, (size_t)size);
+        free(b);
+    }
+    if (a->orphan_fd >= 0 && a->orphan_len > 0) {
+        char *b = wr_malloc(a->orphan_len);
+        int e = b ? pread_all(a->orphan_fd, b, a->orphan_len, 0) : -ENOMEM;
+        if (e == 0)
+            e = pwrite_all(a->jfd, b, a->orphan_len, (off_t)keep);
+        free(b);
+        if (e != 0) {
+            a->torn = 1;
+            if (ftruncate(a->jfd, (off_t)keep) == 0)
+                a->torn = 0;
             close(a->jfd);
             a->jfd = -1;
             return fail_set(a, err, WEIR_EIO, a->journal_path,
-                            "cannot sync the recreated audit journal: %s", strerror(errno));
+                            "cannot copy records into the recreated audit journal: %s",
+                            strerror(-e));
         }
-        if (a->orphan_fd >= 0)
-            close(a->orphan_fd);
-        a->orphan_fd = -1;
-        a->jbase = a->written - (keep + a->orphan_len);
-        a->orphan_len = 0;
-        a->synced = a->written;
-        a->torn = 0;
-        if (a->written > a->jbase && !a->jfirst)
-            a->jfirst = wr_audit_now();
     }
-    if (a->torn) {
-        wait_idle(a);
-        if (ftruncate(a->jfd, (off_t)(a->written - a->jbase)) != 0)
-            return fail_set(a, err, WEIR_EIO, a->journal_path,
-                            "cannot truncate the audit journal: %s", strerror(errno));
-        a->torn = 0;
+    if (ftruncate(a->jfd, (off_t)(keep + a->orphan_len)) != 0 || fdatasync(a->jfd) != 0) {
+        close(a->jfd);
+        a->jfd = -1;
+        return fail_set(a, err, WEIR_EIO, a->journal_path,
+                        "cannot sync the recreated audit journal: %s", strerror(errno));
     }
-    if (a->bg_failed) {
-        wait_idle(a);
-        if (fdatasync(a->jfd) != 0)
-            return fail_set(a, err, WEIR_EIO, a->journal_path,
-                            "cannot fsync the audit journal: %s", strerror(errno));
-        a->synced = a->written;
-        a->bg_failed = 0;
+    if (a->orphan_fd >= 0)
+        close(a->orphan_fd);
+    a->orphan_fd = -1;
+    a->jbase = a->written - (keep + a->orphan_len);
+    a->orphan_len = 0;
+    a->synced = a->written;
+    a->torn = 0;
+    if (a->written > a->jbase && !a->jfirst)
+        a->jfirst = wr_audit_now();
+    return 0;
+}
+
+/*
+ * Makes the journal writable again after a failure: reopens it when it was removed, drops a
+ * torn tail, retries a failed background sync, then starts rolls that are due. Lock held.
+ */
+static int prepare(weir_audit *a, size_t incoming, weir_error *err)
+{
+    for (;;) {
+        struct stat st;
+        if (a->jfd >= 0 && fstat(a->jfd, &st) == 0 && st.st_nlink == 0) {
+            wait_idle(a);
+            a->orphan_fd = a->jfd;
+            a->orphan_len = (size_t)(a->written - a->jbase);
+            a->jfd = -1;
+        }
+        int rc;
+        if (a->jfd < 0) {
+            wait_idle(a);
+            if ((rc = journal_reopen(a, err)) != 0)
+                return rc;
+        }
+        if (a->jdir_dirty) {
+            int e = wr_audit_fsync_dir(a->journal_dir);
+            if (e != 0)
+                return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                                "cannot fsync the audit journal directory: %s", strerror(-e));
+            a->jdir_dirty = 0;
+        }
+        if (a->torn) {
+            wait_idle(a);
+            if (ftruncate(a->jfd, (off_t)(a->written - a->jbase)) != 0)
+                return fail_set(a, err, WEIR_EIO, a->journal_path,
+                                "cannot truncate the audit journal: %s", strerror(errno));
+            a->torn = 0;
+        }
+        if (a->bg_failed) {
+            wait_idle(a);
+            if (fdatasync(a->jfd) != 0)
+                return fail_set(a, err, WEIR_EIO, a->journal_path,
+                                "cannot fsync the audit journal: %s", strerror(errno));
+            a->synced = a->written;
+            a->bg_failed = 0;
+        }
+        rc = maintain(a, incoming, err);
+        if (rc != MAINTAIN_AGAIN)
+            return rc;
     }
-    return maintain(a, incoming, err);
 }
 
 /*
@@ -402,21 +664,7 @@ static int sync_to(weir_audit *a, uint64_t target, int drop, weir_error *err)
             pthread_cond_broadcast(&a->synced_cv);
             continue;
         }
-        if (gone)
-            fail_set(a, NULL, WEIR_EIO, a->journal_path, "%s",
-                     "the audit journal was removed (is the trail directory gone?)");
-        else
-            fail_set(a, NULL, WEIR_EIO, a->journal_path, "cannot fsync the audit journal: %s",
-                     strerror(e));
-        if (drop) {
-            if (ftruncate(a->jfd, (off_t)(a->synced - a->jbase)) != 0)
-                a->torn = 1;
-            a->written = a->synced;
-            a->fail_gen++;
-        } else {
-            a->bg_failed = 1;
-        }
-        pthread_cond_broadcast(&a->synced_cv);
+        sync_failed(a, e, gone, drop);
         if (err)
             *err = a->last_err;
         return WEIR_EIO;
@@ -473,8 +721,9 @@ done:
     return rc;
 }
 
-/* ------------------------------------------------------------------ background thread */
+/* ------------------------------------------------------------------ background threads */
 
+/* BATCH: syncs the journal at most batch_ms after the first unsynced write. */
 static void *ticker(void *arg)
 {
     weir_audit *a = arg;
@@ -503,9 +752,48 @@ static void *ticker(void *arg)
         if (dirty && (now.tv_sec > dl.tv_sec ||
                       (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec)))
             sync_to(a, a->written, 0, NULL);
-        /* time-based rolls and digests; failures wait for the next caller to report them */
-        if (a->jfd >= 0 && !a->torn && !a->bg_failed && a->orphan_fd < 0)
-            maintain(a, 0, NULL);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* One piece of the roller's work. 1: done something, 0: nothing to do, <0: failed. */
+static int roller_step(weir_audit *a)
+{
+    if (a->rfd >= 0)
+        return roll_pending(a, 1, NULL) == 0 ? 1 : -1;
+    int ok = a->jfd >= 0 && !a->torn && !a->bg_failed && a->orphan_fd < 0 && !a->jdir_dirty;
+    if (!ok)
+        return 0;
+    time_t now = wr_audit_now();
+    size_t have = (size_t)(a->written - a->jbase);
+    int roll_due = have > 0 && (now - a->jfirst >= (time_t)a->roll_seconds ||
+                                have > a->roll_bytes);
+    if (!digest_due(a, now))
+        return roll_due ? (cut(a, NULL) == 0 ? 1 : -1) : 0;
+    /* a digest lists every log delivered up to its end: roll first, then sign at once */
+    if (have > 0 && cut(a, NULL) != 0)
+        return -1;
+    if (a->rfd >= 0 && roll_pending(a, 1, NULL) != 0)
+        return -1;
+    return write_digest(a, wr_audit_now(), 1, NULL) == 0 ? 1 : -1;
+}
+
+/* Delivers cut journals into log files and writes digests, off the record path. */
+static void *roller(void *arg)
+{
+    weir_audit *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stop) {
+        /* failures wait for the next caller to report them (and retry) */
+        if (roller_step(a) > 0)
+            continue;
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += 250000000L;
+        dl.tv_sec += dl.tv_nsec / 1000000000L;
+        dl.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&a->roll_cv, &a->mu, &dl);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -513,27 +801,28 @@ static void *ticker(void *arg)
 
 /* ------------------------------------------------------------------ recovery */
 
-/* Delivers the complete, valid records a previous run left in the journal. At open. */
-static int recover(weir_audit *a, weir_error *err)
+/* "roll-YYYYMMDDTHHMMZ-<16 alnum>.jsonl" */
+static int roll_name_ok(const char *s)
 {
-    off_t size = lseek(a->jfd, 0, SEEK_END);
-    if (size < 0)
-        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
-                        strerror(errno));
-    if (size == 0)
+    if (strlen(s) != ROLL_NAME_LEN || strncmp(s, "roll-", 5) != 0 ||
+        strcmp(s + ROLL_NAME_LEN - 6, ".jsonl") != 0 || s[13] != 'T' || s[18] != 'Z' ||
+        s[19] != '-')
         return 0;
-    char *buf = wr_malloc((size_t)size);
-    if (!buf)
-        return fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
-    int e = pread_all(a->jfd, buf, (size_t)size, 0);
-    if (e != 0) {
-        free(buf);
-        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
-                        strerror(-e));
+    for (int i = 5; i < 18; i++)
+        if (i != 13 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    for (int i = 20; i < 36; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
     }
-    /* keep complete lines that parse; a torn last line (no '\n') is dropped */
-    size_t len = complete_len(buf, (size_t)size), out = 0;
-    char newest[WR_AUDIT_TIME_LEN + 1] = "", oldest[WR_AUDIT_TIME_LEN + 1] = "";
+    return 1;
+}
+
+/* Keeps the complete lines of buf that parse as JSON objects. New length. */
+static size_t keep_records(char *buf, size_t size, char *newest, char *oldest)
+{
+    size_t len = complete_len(buf, size), out = 0;
     for (size_t i = 0; i < len;) {
         char *nl = memchr(buf + i, '\n', len - i);
         size_t ll = (size_t)(nl - (buf + i)) + 1;
@@ -548,14 +837,177 @@ static int recover(weir_audit *a, weir_error *err)
         json_decref(j);
         i += ll;
     }
-    int rc = deliver(a, buf, out, newest, oldest, err);
+    return out;
+}
+
+/*
+ * Delivers one journal a previous run was rolling (or left behind). When its log file is
+ * already there, the crash came after the rename: it is only handed to the digest chain
+ * (the log's hash read back from the file). At open.
+ */
+static int recover_roll(weir_audit *a, const char *name, weir_error *err)
+{
+    char stamp[16], rnd[17];
+    memcpy(stamp, name + 5, 14);
+    stamp[14] = '\0';
+    memcpy(rnd, name + 20, 16);
+    rnd[16] = '\0';
+    wr_buf rp, rel, abs, lname, lpath;
+    wr_buf_init(&rp);
+    wr_buf_init(&lpath);
+    wr_buf_printf(&rp, "%s/%s", a->journal_dir, name);
+    int rc = log_names(a, stamp, rnd, &rel, &abs, &lname);
+    wr_buf_printf(&lpath, "%s/%s", abs.data ? abs.data : "", lname.data ? lname.data : "");
+    char *buf = NULL, *obj = NULL, hash[65];
+    char newest[WR_AUDIT_TIME_LEN + 1] = "", oldest[WR_AUDIT_TIME_LEN + 1] = "";
+    weir_error we = {0};
+    if (rc != 0 || rp.oom || lpath.oom) {
+        rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+        goto done;
+    }
+    int fd = open(rp.data, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = fail_set(a, err, WEIR_EIO, rp.data, "cannot read the audit journal: %s",
+                      strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    size_t size = (size_t)st.st_size;
+    buf = wr_malloc(size + 1);
+    int e = buf ? pread_all(fd, buf, size, 0) : -ENOMEM;
+    close(fd);
+    if (e != 0) {
+        rc = fail_set(a, err, WEIR_EIO, rp.data, "cannot read the audit journal: %s",
+                      strerror(-e));
+        goto done;
+    }
+    size_t out = keep_records(buf, size, newest, oldest);
+    if (access(lpath.data, F_OK) == 0) {
+        /* delivered before the crash: not again */
+        char *plain = NULL;
+        size_t plen = 0;
+        if (a->chain.key) {
+            if ((rc = wr_audit_read_gz(&plain, &plen, lpath.data, &we)) != 0) {
+                rc = fail_with(a, &we, err);
+                goto done;
+            }
+            wr_audit_sha256_hex(hash, plain, plen);
+            free(plain);
+            obj = NULL;
+            wr_buf o;
+            wr_buf_init(&o);
+            wr_buf_printf(&o, "%s/%s", rel.data, lname.data);
+            if (o.oom) {
+                rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+                goto done;
+            }
+            obj = o.data;
+        }
+    } else if (out > 0 && (rc = write_log(a, stamp, rnd, buf, out, &obj, hash, &we)) != 0) {
+        rc = fail_with(a, &we, err);
+        goto done;
+    }
+    if (unlink(rp.data) != 0) {
+        rc = fail_set(a, err, WEIR_EIO, rp.data, "cannot remove the rolled journal: %s",
+                      strerror(errno));
+        goto done;
+    }
+    if (obj) {
+        rc = chain_note(a, obj, hash, newest, oldest, err);
+        obj = NULL;
+    }
+done:
+    free(obj);
     free(buf);
-    if (rc != 0)
-        return rc;
-    if (ftruncate(a->jfd, 0) != 0 || fdatasync(a->jfd) != 0)
-        return fail_set(a, err, WEIR_EIO, a->journal_path,
-                        "cannot truncate the audit journal after recovery: %s", strerror(errno));
-    return 0;
+    wr_buf_free(&rp);
+    wr_buf_free(&lpath);
+    wr_buf_free(&rel);
+    wr_buf_free(&abs);
+    wr_buf_free(&lname);
+    return rc;
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/*
+ * Delivers what a previous run left: a non-empty journal becomes a rolled journal (so a
+ * crash during its delivery is recognised at the next open), then every rolled journal is
+ * delivered, oldest first, and a fresh journal is opened. At open, journal open and locked.
+ */
+static int recover(weir_audit *a, weir_error *err)
+{
+    struct stat st;
+    if (fstat(a->jfd, &st) != 0)
+        return fail_set(a, err, WEIR_EIO, a->journal_path, "cannot read the audit journal: %s",
+                        strerror(errno));
+    if (st.st_size > 0) {
+        time_t now = wr_audit_now();
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        char stamp[16], rnd[17];
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%MZ", &tm);
+        if (wr_audit_random_name(rnd) != 0)
+            return fail_set(a, err, WEIR_EINTERNAL, NULL, "audit: %s", "RAND_bytes failed");
+        wr_buf rp;
+        roll_path(&rp, a, stamp, rnd);
+        if (rp.oom || rename(a->journal_path, rp.data) != 0) {
+            int en = rp.oom ? ENOMEM : errno;
+            wr_buf_free(&rp);
+            return fail_set(a, err, WEIR_EIO, a->journal_path,
+                            "cannot rename the audit journal: %s", strerror(en));
+        }
+        wr_buf_free(&rp);
+        close(a->jfd);
+        a->jfd = -1;
+        int e = wr_audit_fsync_dir(a->journal_dir);
+        if (e != 0)
+            return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                            "cannot fsync the audit journal directory: %s", strerror(-e));
+    }
+    DIR *d = opendir(a->journal_dir);
+    if (!d)
+        return fail_set(a, err, WEIR_EIO, a->journal_dir,
+                        "cannot read the audit journal directory: %s", strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!roll_name_ok(de->d_name))
+            continue;
+        char *s = wr_strdup(de->d_name);
+        char **g = s ? wr_grow(names, &cap, n + 1, sizeof *names, 8) : NULL;
+        if (!g) {
+            free(s);
+            rc = fail_set(a, err, WEIR_ENOMEM, NULL, "audit: %s", "out of memory");
+            break;
+        }
+        names = g;
+        names[n++] = s;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = recover_roll(a, names[i], err);
+        free(names[i]);
+    }
+    free(names);
+    if (rc == 0 && n > 0) {
+        int e = wr_audit_fsync_dir(a->journal_dir);
+        if (e != 0)
+            rc = fail_set(a, err, WEIR_EIO, a->journal_dir,
+                          "cannot fsync the audit journal directory: %s", strerror(-e));
+    }
+    if (rc == 0 && a->jfd < 0)
+        rc = journal_open(a, err);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ public API */
@@ -571,12 +1023,34 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/* Stops the background threads; rolls and digests then run in the caller. */
+static void stop_threads(weir_audit *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_broadcast(&a->tick_cv);
+    pthread_cond_broadcast(&a->roll_cv);
+    pthread_mutex_unlock(&a->mu);
+    if (a->have_ticker)
+        pthread_join(a->ticker, NULL);
+    if (a->have_roller)
+        pthread_join(a->roller, NULL);
+    a->have_ticker = a->have_roller = 0;
+    pthread_mutex_lock(&a->mu);
+    a->roller_on = 0;
+    pthread_mutex_unlock(&a->mu);
+}
+
 static void audit_free(weir_audit *a)
 {
     if (a->jfd >= 0)
         close(a->jfd);
     if (a->orphan_fd >= 0)
         close(a->orphan_fd);
+    if (a->rfd >= 0)
+        close(a->rfd);
+    if (a->lockfd >= 0)
+        close(a->lockfd);
     wr_chain_free(&a->chain);
     if (a->hash_key) {
         wr_wipe(a->hash_key, a->hash_key_len);
@@ -589,6 +1063,7 @@ static void audit_free(weir_audit *a)
     free(a->bucket);
     free(a->journal_dir);
     free(a->journal_path);
+    pthread_cond_destroy(&a->roll_cv);
     pthread_cond_destroy(&a->tick_cv);
     pthread_cond_destroy(&a->synced_cv);
     pthread_mutex_destroy(&a->mu);
@@ -636,8 +1111,9 @@ int weir_audit_open(weir_audit **out, const weir_audit_options *opt, weir_error 
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->tick_cv, &ca);
+    pthread_cond_init(&a->roll_cv, &ca);
     pthread_condattr_destroy(&ca);
-    a->jfd = a->orphan_fd = -1;
+    a->jfd = a->orphan_fd = a->rfd = a->lockfd = -1;
     a->jsonl_fd = opt->jsonl_fd;
     atomic_init(&a->healthy, 1);
     a->durability = opt->durability;
@@ -696,14 +1172,23 @@ int weir_audit_open(weir_audit **out, const weir_audit_options *opt, weir_error 
         goto fail;
     if ((rc = recover(a, err)) != 0)
         goto fail;
+    a->digest_start = a->chain.start;
+    a->dfailed = a->chain.failed;
+    a->roller_on = 1;
     if (pthread_create(&a->ticker, NULL, ticker, a) != 0) {
         rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: cannot start the writer thread");
         goto fail;
     }
     a->have_ticker = 1;
+    if (pthread_create(&a->roller, NULL, roller, a) != 0) {
+        rc = wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "audit: cannot start the roller thread");
+        goto fail;
+    }
+    a->have_roller = 1;
     *out = a;
     return 0;
 fail:
+    stop_threads(a);
     audit_free(a);
     return rc;
 }
@@ -792,7 +1277,9 @@ int weir_audit_flush(weir_audit *a, weir_error *err)
     pthread_mutex_lock(&a->mu);
     int rc = prepare(a, 0, err);
     if (rc == 0)
-        rc = roll(a, err);
+        rc = settle(a, err);
+    if (rc == 0 && digest_due(a, wr_audit_now()))
+        rc = write_digest(a, wr_audit_now(), 0, err);
     if (rc == 0)
         atomic_store(&a->healthy, 1);
     pthread_mutex_unlock(&a->mu);
@@ -808,16 +1295,11 @@ void weir_audit_close(weir_audit *a)
 {
     if (!a)
         return;
-    pthread_mutex_lock(&a->mu);
-    a->stop = 1;
-    pthread_cond_broadcast(&a->tick_cv);
-    pthread_mutex_unlock(&a->mu);
-    if (a->have_ticker)
-        pthread_join(a->ticker, NULL);
+    stop_threads(a);
     pthread_mutex_lock(&a->mu);
     /* best effort: what cannot be delivered now stays in the journal for the next open */
-    if (prepare(a, 0, NULL) == 0 && roll(a, NULL) == 0 && a->chain.key)
-        write_digest(a, wr_audit_now(), NULL);
+    if (prepare(a, 0, NULL) == 0 && settle(a, NULL) == 0 && a->chain.key)
+        write_digest(a, wr_audit_now(), 0, NULL);
     pthread_mutex_unlock(&a->mu);
     audit_free(a);
 }

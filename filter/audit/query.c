@@ -14,7 +14,9 @@
  * verbatim) is skipped when a literal part of a filter does not occur in it: exact, and it
  * spares most jansson parses for selective filters.
  */
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -307,17 +309,23 @@ static void *scan_worker(void *arg)
     return NULL;
 }
 
-static void scan_journal(scan *s)
+/* Records not yet in a log file: journal/NAME, relative to the trail. */
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_journal_file(scan *s, const char *name)
 {
     shared *sh = s->sh;
     wr_buf path;
     wr_buf_init(&path);
-    wr_buf_printf(&path, "%s/journal/journal.jsonl", sh->dir);
+    wr_buf_printf(&path, "%s/%s", sh->dir, name);
     if (path.oom) {
         sh->oom = 1;
         return;
     }
-    s->where = "journal/journal.jsonl";
+    s->where = name;
     s->line = 0;
     FILE *f = fopen(path.data, "rb");
     wr_buf_free(&path);
@@ -351,6 +359,49 @@ static void scan_journal(scan *s)
         /* a torn last line is an interrupted write, not an error */
     }
     wr_buf_free(&b);
+}
+
+/*
+ * The journal, and journals cut for a roll that is not delivered yet (journal/roll-*.jsonl,
+ * older first by name); a record met twice (delivered while we read) is counted once.
+ */
+static void scan_journal(scan *s)
+{
+    shared *sh = s->sh;
+    wr_buf dir;
+    wr_buf_init(&dir);
+    wr_buf_printf(&dir, "%s/journal", sh->dir);
+    DIR *d = dir.oom ? NULL : opendir(dir.data);
+    wr_buf_free(&dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (strncmp(e->d_name, "roll-", 5) != 0 || l < 11 || strcmp(e->d_name + l - 6, ".jsonl"))
+            continue;
+        char **v = wr_grow(names, &cap, n + 1, sizeof *names, 8);
+        char *nm = v ? malloc(l + 9) : NULL;
+        if (!nm) {
+            if (v)
+                names = v;
+            sh->oom = 1;
+            break;
+        }
+        names = v;
+        snprintf(nm, l + 9, "journal/%s", e->d_name);
+        names[n++] = nm;
+    }
+    if (d)
+        closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        if (!sh->oom && !sh->stop)
+            scan_journal_file(s, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    if (!sh->oom && !sh->stop)
+        scan_journal_file(s, "journal/journal.jsonl");
 }
 
 int wr_audit_scan(const wr_query *q, wr_match_fn fn, void *ctx, wr_warn_fn warn,

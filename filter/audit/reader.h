@@ -8,6 +8,7 @@
  *
  * Layout under the trail root DIR (shared with the writer, see docs/audit-review.md):
  *   journal/journal.jsonl                                   records not yet rolled
+ *   journal/roll-YYYYMMDDTHHMMZ-XXXXXXXXXXXXXXXX.jsonl      cut for a roll, not yet delivered
  *   AWSLogs/{acct}/CloudTrail/{region}/{Y}/{M}/{D}/{file}.json.gz  log files
  *   AWSLogs/{acct}/CloudTrail-Digest/{region}/{Y}/{M}/{D}/{file}.json.gz (+ .sig) digests
  */

@@ -4,6 +4,8 @@
  *
  * Layout under the trail root (the contract shared with the reader, filter/audit/reader.c):
  *   journal/journal.jsonl                                  one compact record per line
+ *   journal/roll-{YYYYMMDDTHHMMZ}-{16 rnd}.jsonl           a journal being rolled into the log
+ *                                                          file named by the same stamp and rnd
  *   AWSLogs/{acct}/CloudTrail/{region}/YYYY/MM/DD/...json.gz        log files
  *   AWSLogs/{acct}/CloudTrail-Digest/{region}/YYYY/MM/DD/...json.gz digests (+ .sig)
  */
@@ -157,8 +159,11 @@ struct weir_audit {
     pthread_mutex_t mu;
     pthread_cond_t synced_cv; /* a sync finished (group commit) */
     pthread_cond_t tick_cv;   /* wakes the background thread (monotonic clock) */
-    pthread_t ticker;
-    int have_ticker, stop;
+    pthread_cond_t roll_cv;   /* wakes the roller; broadcast when it finished a piece of work */
+    pthread_t ticker, roller;
+    int have_ticker, have_roller, stop;
+    int roller_on;            /* the roller runs: rolls and digests are left to it */
+    int lockfd;               /* the journal directory, flock'ed: one writer per trail */
 
     char *dir, *account, *region, *trail, *bucket;
     char *journal_dir, *journal_path;
@@ -182,6 +187,21 @@ struct weir_audit {
     time_t jfirst;      /* time of the first record in the journal; 0: empty */
     char newest[WR_AUDIT_TIME_LEN + 1], oldest[WR_AUDIT_TIME_LEN + 1];
     struct timespec dirty_since; /* BATCH: monotonic time of the oldest unsynced write */
+    int jdir_dirty;     /* the journal directory's entries are not fsynced yet */
+
+    /* the journal being rolled (journal/roll-{rstamp}-{rrnd}.jsonl); rfd -1: none. At most
+     * one: a roll due while one is in progress waits for it (backpressure) */
+    int rfd;
+    size_t rlen;        /* its complete lines */
+    char rstamp[16], rrnd[17];
+    char rnewest[WR_AUDIT_TIME_LEN + 1], roldest[WR_AUDIT_TIME_LEN + 1];
+    int rdirty;         /* BATCH: it may hold unsynced lines */
+    int rbusy;          /* the roller works without the lock (roll or digest): hands off */
+    int rfailed;        /* its last delivery failed: retried by the next caller */
+    uint64_t rolls_done;
+    /* mirrors of chain.start / chain.failed, readable under mu while the roller works */
+    time_t digest_start;
+    int dfailed;
 
     wr_chain chain;
     atomic_int healthy;

@@ -2,8 +2,12 @@
  * audit_proc - process-level tests of the audit trail writer (tests/audit/tests.cmake).
  *
  *   audit_proc ackloop DIR   open a SYNC trail; forever: record one event, print "ack <requestID>"
+ *   audit_proc ackroll DIR   ackloop with roll_bytes 2048 (a roll every few records);
+ *                            ackroll-batch: the same in BATCH mode
  *   audit_proc crash DIR     run ackloop, SIGKILL it at a random moment after a few hundred
- *                            acks (3 rounds), reopen: every acknowledged record is in a log file
+ *                            acks (3 rounds), reopen: every acknowledged record is in a log
+ *                            file, and none twice
+ *   audit_proc crash-roll DIR  the same with ackroll / ackroll-batch: killed mid-roll too
  *   audit_proc fsize DIR     RLIMIT_FSIZE hit: WEIR_EIO + unhealthy, limit raised: recovers
  *   audit_proc rmdir DIR     trail directory removed: WEIR_EIO, recreated: recovers, and the
  *                            records the removed journal held are kept
@@ -31,10 +35,15 @@
         }                                                                          \
     } while (0)
 
-static weir_audit *open_trail(const char *dir)
+static weir_audit *open_trail_with(const char *dir, size_t roll_bytes, int batch)
 {
     weir_audit_options o = WEIR_AUDIT_OPTIONS_INIT;
     o.dir = dir;
+    o.roll_bytes = roll_bytes;
+    if (batch) {
+        o.durability = WEIR_AUDIT_BATCH;
+        o.batch_ms = 5;
+    }
     weir_audit *a = NULL;
     weir_error err = {0};
     if (weir_audit_open(&a, &o, &err) != 0) {
@@ -43,6 +52,11 @@ static weir_audit *open_trail(const char *dir)
         exit(1);
     }
     return a;
+}
+
+static weir_audit *open_trail(const char *dir)
+{
+    return open_trail_with(dir, 0, 0);
 }
 
 static int record(weir_audit *a, const char *req, weir_error *err)
@@ -55,9 +69,9 @@ static int record(weir_audit *a, const char *req, weir_error *err)
     return weir_audit_record(a, &ev, NULL, NULL, 0, err);
 }
 
-static int ackloop(const char *dir)
+static int ackloop(const char *dir, size_t roll_bytes, int batch)
 {
-    weir_audit *a = open_trail(dir);
+    weir_audit *a = open_trail_with(dir, roll_bytes, batch);
     for (unsigned long i = 0;; i++) {
         char req[64];
         snprintf(req, sizeof req, "ack-%d-%lu", (int)getpid(), i);
@@ -71,16 +85,21 @@ static int ackloop(const char *dir)
     }
 }
 
-static int has_request(json_t *recs, const char *req)
+static int count_request(json_t *recs, const char *req)
 {
+    int n = 0;
     for (size_t i = 0; i < json_array_size(recs); i++)
-        if (strcmp(json_string_value(json_object_get(json_array_get(recs, i), "requestID")),
-                   req) == 0)
-            return 1;
-    return 0;
+        n += strcmp(json_string_value(json_object_get(json_array_get(recs, i), "requestID")),
+                    req) == 0;
+    return n;
 }
 
-static int crash(const char *self, const char *dir)
+static int has_request(json_t *recs, const char *req)
+{
+    return count_request(recs, req) > 0;
+}
+
+static int crash(const char *self, const char *dir, int rolls)
 {
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     char **acked = NULL;
@@ -94,7 +113,8 @@ static int crash(const char *self, const char *dir)
             dup2(fds[1], 1);
             close(fds[0]);
             close(fds[1]);
-            execl(self, self, "ackloop", dir, (char *)NULL);
+            const char *loop = !rolls ? "ackloop" : round % 2 ? "ackroll-batch" : "ackroll";
+            execl(self, self, loop, dir, (char *)NULL);
             _exit(127);
         }
         close(fds[1]);
@@ -135,19 +155,23 @@ static int crash(const char *self, const char *dir)
     weir_audit_close(a);
     json_t *recs = tr_records(dir);
     CHECK(recs != NULL);
-    size_t missing = 0;
+    size_t missing = 0, twice = 0;
     for (size_t i = 0; i < nacked; i++) {
-        if (!has_request(recs, acked[i])) {
+        int n = count_request(recs, acked[i]);
+        if (n == 0) {
             fprintf(stderr, "acknowledged record %s is missing\n", acked[i]);
             missing++;
+        } else if (n > 1) {
+            fprintf(stderr, "record %s is in the trail %d times\n", acked[i], n);
+            twice++;
         }
         free(acked[i]);
     }
     free(acked);
-    printf("%zu acknowledged records, %zu in log files, %zu missing\n", nacked,
-           json_array_size(recs), missing);
+    printf("%zu acknowledged records, %zu in log files, %zu missing, %zu duplicated\n", nacked,
+           json_array_size(recs), missing, twice);
     json_decref(recs);
-    return missing ? 1 : 0;
+    return missing || twice ? 1 : 0;
 }
 
 static int fsize(const char *dir)
@@ -212,20 +236,25 @@ static int rmdir_test(const char *dir)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: audit_proc ackloop|crash|fsize|rmdir DIR\n");
+        fprintf(stderr, "usage: audit_proc ackloop|ackroll|ackroll-batch|crash|crash-roll|"
+                        "fsize|rmdir DIR\n");
         return 2;
     }
     const char *mode = argv[1], *dir = argv[2];
     if (strcmp(mode, "ackloop") == 0)
-        return ackloop(dir);
+        return ackloop(dir, 0, 0);
+    if (strcmp(mode, "ackroll") == 0)
+        return ackloop(dir, 2048, 0);
+    if (strcmp(mode, "ackroll-batch") == 0)
+        return ackloop(dir, 2048, 1);
     tr_rmrf(dir);
     int rc;
-    if (strcmp(mode, "crash") == 0) {
+    if (strcmp(mode, "crash") == 0 || strcmp(mode, "crash-roll") == 0) {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         CHECK(n > 0);
         self[n] = '\0';
-        rc = crash(self, dir);
+        rc = crash(self, dir, strcmp(mode, "crash-roll") == 0);
     } else if (strcmp(mode, "fsize") == 0) {
         rc = fsize(dir);
     } else if (strcmp(mode, "rmdir") == 0) {

@@ -195,6 +195,13 @@ case_query() {
     run 0 audit query "$T" --format json
     jq -e 'length == 5 and ([.[].eventID] | unique | length) == 5' "$TMP/out" >/dev/null ||
         fail "json is not an array of 5 distinct records"
+    # a journal cut for a roll that is not delivered yet is read too
+    { record 2026-08-01T10:06:00Z r1 "$BOB" anthropic.claude-3-haiku allow ''; echo; } \
+        >"$T/journal/roll-20260801T1006Z-0123456789abcdef.jsonl"
+    run 0 audit query "$T" --format json
+    jq -e 'length == 6 and ([.[].eventID] | index("r1")) != null' "$TMP/out" >/dev/null ||
+        fail "a cut journal's records are missing"
+    rm "$T/journal/roll-20260801T1006Z-0123456789abcdef.jsonl"
     run 0 audit query "$T" --format json --event Nothing
     jq -e 'length == 0' "$TMP/out" >/dev/null || fail "empty json array"
     run 0 audit query "$T" --format csv
