@@ -393,7 +393,8 @@ static void scan_journal(scan *s)
     }
     if (d)
         closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (!sh->oom && !sh->stop)
             scan_journal_file(s, names[i]);
