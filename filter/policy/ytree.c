@@ -1,5 +1,6 @@
 /*
- * ytree.c - YAML text to a wr_ynode tree, refusing what a policy must not contain.
+ * ytree.c - YAML text to a wr_ynode tree, refusing what a policy (or the sidecar's
+ * configuration) must not contain.
  *
  * libyaml's event API is used rather than its document API so that anchors and aliases
  * are refused before anything is expanded (no "billion laughs"), nesting is bounded while
@@ -96,67 +97,76 @@ static int char_at(const char *s, size_t len, int line, int col)
     return i < len ? (unsigned char)s[i] : -1;
 }
 
+static const wr_ytree_opts policy_opts = {"policy", "a policy", WEIR_EPOLICY, WR_MAX_YAML_DEPTH,
+                                          WR_MAX_YAML_NODES};
+
 static int parser_error(const yaml_parser_t *ps, const char *yaml, size_t len,
-                        const char *source, weir_error *err)
+                        const char *source, const wr_ytree_opts *o, weir_error *err)
 {
     int line = 0, col = 0;
     const char *problem = ps->problem ? ps->problem : "unknown error";
 
     if (ps->error == YAML_MEMORY_ERROR)
-        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the policy");
+        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the %s", o->what);
     if (ps->error == YAML_READER_ERROR) {
         offset_position(yaml, len, ps->problem_offset, &line, &col);
         if (ps->problem_value != -1)
-            return wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                                "malformed YAML: %s (byte 0x%02x); a policy is UTF-8 text",
-                                problem, (unsigned)ps->problem_value & 0xffu);
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col, "malformed YAML: %s", problem);
+            return wr_error_set(err, o->code, source, line, col,
+                                "malformed YAML: %s (byte 0x%02x); a %s is UTF-8 text",
+                                problem, (unsigned)ps->problem_value & 0xffu, o->what);
+        return wr_error_set(err, o->code, source, line, col, "malformed YAML: %s", problem);
     }
 
     line = (int)ps->problem_mark.line + 1;
     col = (int)ps->problem_mark.column + 1;
     if (char_at(yaml, len, line, col) == '\t')
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+        return wr_error_set(err, o->code, source, line, col,
                             "malformed YAML: a tab character here; YAML indentation must use "
                             "spaces, not tabs");
     if (ps->context) {
         int cl = (int)ps->context_mark.line + 1, cc = (int)ps->context_mark.column + 1;
         if (strstr(ps->context, "quoted scalar") && strstr(problem, "end of stream"))
-            return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+            return wr_error_set(err, o->code, source, line, col,
                                 "malformed YAML: the quoted string that starts at line %d, "
                                 "column %d is never closed",
                                 cl, cc);
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+        return wr_error_set(err, o->code, source, line, col,
                             "malformed YAML: %s %s (line %d, column %d)", problem, ps->context,
                             cl, cc);
     }
     if (strstr(problem, "mapping values are not allowed"))
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
+        return wr_error_set(err, o->code, source, line, col,
                             "malformed YAML: %s; check the indentation of this line and the "
                             "ones above it",
                             problem);
-    return wr_error_set(err, WEIR_EPOLICY, source, line, col, "malformed YAML: %s", problem);
+    return wr_error_set(err, o->code, source, line, col, "malformed YAML: %s", problem);
 }
 
 /* Anchors, aliases and tags are refused: a policy is plain data. */
 static int check_props(const yaml_event_t *ev, const yaml_char_t *anchor, const yaml_char_t *tag,
-                       const char *source, weir_error *err)
+                       const char *source, const wr_ytree_opts *o, weir_error *err)
 {
     int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
     if (anchor)
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                            "YAML anchors (&%.40s) are not allowed in a policy; write the value "
+        return wr_error_set(err, o->code, source, line, col,
+                            "YAML anchors (&%.40s) are not allowed in %s; write the value "
                             "out in full",
-                            (const char *)anchor);
+                            (const char *)anchor, o->a_what);
     if (tag)
-        return wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                            "YAML tags (%.60s) are not allowed in a policy; remove the tag",
-                            (const char *)tag);
+        return wr_error_set(err, o->code, source, line, col,
+                            "YAML tags (%.60s) are not allowed in %s; remove the tag",
+                            (const char *)tag, o->a_what);
     return 0;
 }
 
 int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *source,
                    weir_error *err)
+{
+    return wr_ytree_parse_opts(root, yaml, len, source, &policy_opts, err);
+}
+
+int wr_ytree_parse_opts(wr_ynode **root, const char *yaml, size_t len, const char *source,
+                        const wr_ytree_opts *o, weir_error *err)
 {
     yaml_parser_t ps;
     yaml_event_t ev;
@@ -164,15 +174,17 @@ int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *so
     size_t depth = 0, nodes = 0;
     wr_ynode *stack[WR_MAX_YAML_DEPTH + 1];
     wr_ynode *top = NULL;
+    int max_depth = o->max_depth > 0 && o->max_depth <= WR_MAX_YAML_DEPTH ? o->max_depth
+                                                                           : WR_MAX_YAML_DEPTH;
 
     *root = NULL;
     if (!yaml_parser_initialize(&ps))
-        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the policy");
+        return wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory reading the %s", o->what);
     yaml_parser_set_input_string(&ps, (const unsigned char *)yaml, len);
 
     while (!done) {
         if (!yaml_parser_parse(&ps, &ev)) {
-            rc = parser_error(&ps, yaml, len, source, err);
+            rc = parser_error(&ps, yaml, len, source, o, err);
             goto out;
         }
         ev_live = 1;
@@ -185,24 +197,26 @@ int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *so
             break;
         case YAML_DOCUMENT_START_EVENT:
             if (docs++) {
-                rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                                  "a second YAML document starts here; a policy file holds "
-                                  "exactly one document");
+                rc = wr_error_set(err, o->code, source, line, col,
+                                  "a second YAML document starts here; %s file holds "
+                                  "exactly one document",
+                                  o->a_what);
                 goto out;
             }
             break;
         case YAML_ALIAS_EVENT:
-            rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                              "YAML aliases (*%.40s) are not allowed in a policy; write the "
+            rc = wr_error_set(err, o->code, source, line, col,
+                              "YAML aliases (*%.40s) are not allowed in %s; write the "
                               "value out in full",
-                              (const char *)ev.data.alias.anchor);
+                              (const char *)ev.data.alias.anchor, o->a_what);
             goto out;
         case YAML_SCALAR_EVENT:
-            if ((rc = check_props(&ev, ev.data.scalar.anchor, ev.data.scalar.tag, source, err)))
+            if ((rc = check_props(&ev, ev.data.scalar.anchor, ev.data.scalar.tag, source, o, err)))
                 goto out;
             if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
-                rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
-                                  "a value contains a NUL character, which a policy never needs");
+                rc = wr_error_set(err, o->code, source, line, col,
+                                  "a value contains a NUL character, which %s never needs",
+                                  o->a_what);
                 goto out;
             }
             node = node_new(WR_Y_SCALAR, ev.start_mark);
@@ -217,13 +231,13 @@ int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *so
             break;
         case YAML_SEQUENCE_START_EVENT:
             if ((rc = check_props(&ev, ev.data.sequence_start.anchor, ev.data.sequence_start.tag,
-                                  source, err)))
+                                  source, o, err)))
                 goto out;
             node = node_new(WR_Y_SEQ, ev.start_mark);
             break;
         case YAML_MAPPING_START_EVENT:
             if ((rc = check_props(&ev, ev.data.mapping_start.anchor, ev.data.mapping_start.tag,
-                                  source, err)))
+                                  source, o, err)))
                 goto out;
             node = node_new(WR_Y_MAP, ev.start_mark);
             break;
@@ -241,18 +255,18 @@ int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *so
                 rc = wr_error_set(err, WEIR_ENOMEM, source, 0, 0, "out of memory");
                 goto out;
             }
-            if (depth >= WR_MAX_YAML_DEPTH) {
+            if (depth >= (size_t)max_depth) {
                 wr_ynode_free(node);
                 rc = wr_error_set(err, WEIR_ELIMIT, source, line, col,
-                                  "the policy nests deeper than %d levels", WR_MAX_YAML_DEPTH);
+                                  "the %s nests deeper than %d levels", o->what, max_depth);
                 goto out;
             }
         }
         if (node) {
-            if (++nodes > WR_MAX_YAML_NODES) {
+            if (++nodes > o->max_nodes) {
                 wr_ynode_free(node);
                 rc = wr_error_set(err, WEIR_ELIMIT, source, line, col,
-                                  "the policy has more than %d YAML values", WR_MAX_YAML_NODES);
+                                  "the %s has more than %zu YAML values", o->what, o->max_nodes);
                 goto out;
             }
             if (depth == 0) {
@@ -262,7 +276,7 @@ int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *so
                 if (parent->kind == WR_Y_MAP && parent->n % 2 == 0 && node->kind != WR_Y_SCALAR) {
                     const char *what = node->kind == WR_Y_MAP ? "mapping" : "list";
                     wr_ynode_free(node);
-                    rc = wr_error_set(err, WEIR_EPOLICY, source, line, col,
+                    rc = wr_error_set(err, o->code, source, line, col,
                                       "a mapping key must be a plain name, not a %s", what);
                     goto out;
                 }

@@ -1,5 +1,5 @@
 /*
- * ytree.h - a small YAML tree for the policy loader. Internal to filter/policy/.
+ * ytree.h - a small YAML tree for the policy loader and the sidecar's configuration.
  *
  * ytree.c reads YAML through libyaml's event API and keeps only what a policy may use:
  * scalars, lists and mappings with string keys, each with its 1-based line and column.
@@ -32,6 +32,19 @@ typedef struct wr_ynode {
  */
 int wr_ytree_parse(wr_ynode **root, const char *yaml, size_t len, const char *source,
                    weir_error *err);
+
+/** What is being read, for messages and limits (wr_ytree_parse uses the policy's). */
+typedef struct wr_ytree_opts {
+    const char *what;   /**< "policy", "configuration" */
+    const char *a_what; /**< "a policy", "the configuration" (in sentences) */
+    int code;           /**< error code for content refusals: WEIR_EPOLICY, WEIR_EINVAL */
+    int max_depth;      /**< 1..WR_MAX_YAML_DEPTH */
+    size_t max_nodes;   /**< values in the document */
+} wr_ytree_opts;
+
+/* Like wr_ytree_parse, with the messages and limits of o. */
+int wr_ytree_parse_opts(wr_ynode **root, const char *yaml, size_t len, const char *source,
+                        const wr_ytree_opts *o, weir_error *err);
 
 void wr_ynode_free(wr_ynode *n);
 
