@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """identity_test.py WEIR_BIN - who the caller is: a principal header believed only from
 trusted peers (missing -> 401, untrusted -> 403, the role-scoped policy decides on the
-principal), and a Bedrock caller whose SigV4 scope names another region (403)."""
+principal), a Bedrock caller whose SigV4 scope names another region (403); and an upstream
+that does not answer in time (504)."""
 import json, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,6 +20,7 @@ def main():
     open(cfg, "w").write(f"""policy: {role_scoped}
 admin: 127.0.0.1:{admin}
 audit: {{ dir: {tmp}/audit, jsonl_stdout: true }}
+limits: {{ upstream_first_byte_timeout_ms: 1000 }}
 upstreams:
   - name: trusted
     kind: azure
@@ -69,6 +71,10 @@ upstreams:
         O.check(st == 403, f"a principal header that is not an ARN: 403: {st}")
         st, h, b = O.request(untrusted, body, headers={"x-caller-arn": app})
         O.check(st == 403 and b"untrusted" in b, f"the header from a peer outside trusted_peers: 403: {st}")
+        slow = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "SLOW"}]})
+        st, h, b = O.request(trusted, slow, headers={"x-caller-arn": app})
+        O.check(st == 504 and "error" in json.loads(b),
+                f"an upstream silent past upstream_first_byte_timeout_ms: 504 in Azure's shape: {st}")
         n0 = up.count
         conv = json.dumps({"messages": [{"role": "user", "content": [{"text": "hi"}]}]})
         st, h, b = O.request(bedrock, conv, path="/model/amazon.nova-pro-v1%3A0/converse", headers={
