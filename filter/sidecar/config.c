@@ -1077,14 +1077,14 @@ static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const 
         "source",   "header",      "trusted_peers",  "token_header",         "jwks_file",
         "jwks_url", "jwks_refresh_seconds", "issuer", "audiences",          "leeway_seconds",
         "claim",    "principals",  "principal_template", "sts_endpoint",     "cluster_id",
-        NULL};
+        "token_max_age_seconds", NULL};
     static const char *const per_source[][8] = {
         /* static */ {NULL},
         /* workload */ {"sts_endpoint", NULL},
         /* header */ {"header", "trusted_peers", NULL},
         /* jwt */ {"token_header", "jwks_file", "jwks_url", "jwks_refresh_seconds", "issuer",
                    "audiences", "leeway_seconds", NULL},
-        /* sts */ {"token_header", "sts_endpoint", "cluster_id", NULL},
+        /* sts */ {"token_header", "sts_endpoint", "cluster_id", "token_max_age_seconds", NULL},
     };
     static const char *const jwt_more[] = {"claim", "principals", "principal_template", NULL};
     wr_sc_identity *id = &u->identity;
@@ -1186,6 +1186,9 @@ static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const 
                                     "{name}), e.g. arn:aws:iam::111122223333:role/{value}");
         } else if (!strcmp(k, "cluster_id")) {
             rc = get_text(c, val, k, &id->cluster_id);
+        } else if (!strcmp(k, "token_max_age_seconds")) {
+            if (!(rc = get_uint(c, val, k, 1, 900, &n)))
+                id->token_max_age_seconds = (unsigned)n;
         }
         if (rc)
             return rc;

@@ -72,6 +72,9 @@ typedef struct wr_sc_identity {
     char *principal_template;/**< jwt: e.g. arn:aws:iam::111122223333:role/{value} */
     char *sts_endpoint;      /**< sts: override of https://sts.REGION.amazonaws.com (tests) */
     char *cluster_id;        /**< sts: x-k8s-aws-id the token must sign (aws-iam-authenticator) */
+    unsigned token_max_age_seconds; /**< sts: 0 = honour X-Amz-Expires; else accept a token
+                                         until X-Amz-Date + this (<= 900), as
+                                         aws-iam-authenticator's server does */
 } wr_sc_identity;
 
 typedef struct wr_sc_upstream {

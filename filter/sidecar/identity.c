@@ -152,6 +152,10 @@ static int from_sts(wr_sc_listener *L, wr_http_req *hr, wr_sc_who *w)
     rules.cluster_id = id->cluster_id;
     rules.endpoint = id->sts_endpoint;
     rules.allow_loopback_http = id->sts_endpoint && strncmp(id->sts_endpoint, "http://", 7) == 0;
+    if (id->token_max_age_seconds) {
+        rules.ignore_expires = true;
+        rules.max_age_seconds = id->token_max_age_seconds;
+    }
     wr_sts_call call;
     weir_error err = {0};
     if (wr_sts_token_parse(tok, len, &rules, &call, &err) != 0) {

@@ -60,6 +60,13 @@ static void test_identity_config(void **state)
     assert_int_equal(c->up[0].identity.nprincipals, 1);
     wr_sc_config_free(c);
 
+    c = parse("    identity:\n      source: sts\n      cluster_id: prod\n"
+              "      token_max_age_seconds: 900\n", &err);
+    assert_non_null(c);
+    assert_int_equal(c->up[0].identity.token_max_age_seconds, 900);
+    assert_string_equal(c->up[0].identity.cluster_id, "prod");
+    wr_sc_config_free(c);
+
     static const struct {
         const char *yaml, *want;
     } bad[] = {
@@ -83,6 +90,9 @@ static void test_identity_config(void **state)
         {"    identity:\n      source: jwt\n      jwks_file: f\n      issuer: i\n"
          "      audiences: [a]\n      principals: { x: not-an-arn }\n", "invalid principal"},
         {"    identity:\n      source: sts\n      sts_endpoint: ftp://x\n", "https"},
+        {"    identity:\n      source: sts\n      token_max_age_seconds: 3600\n",
+         "token_max_age_seconds"},
+        {"    identity:\n      source: jwt\n      token_max_age_seconds: 60\n", "does not apply"},
         {"    identity:\n      source: jwt\n      jwks_file: f\n      issuer: i\n      audiences: [a]\n"
          "      leeway_seconds: 900\n      principal_template: 'arn:aws:iam::1:role/{value}'\n",
          "leeway_seconds"},
