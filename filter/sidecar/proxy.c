@@ -367,8 +367,28 @@ static int check_body(px *p, wr_body *b, weir_direction dir, weir_result **out, 
             return rc;
         size_t rl = 0;
         const char *rt = weir_result_text(sr, &rl);
-        if (rt)
+        if (rt) {
             rc = wr_body_set(b, i, rt, rl);
+        } else {
+            /* the match needs more than this segment (it spans two, or a context word is
+               in another): the joined check's spans are redacted here, never forwarded */
+            wr_buf t;
+            wr_buf_init(&t);
+            size_t seg0 = off[i], seg1 = off[i] + b->seg[i].len, at = seg0;
+            for (size_t k = 0; k < nf; k++) {
+                const weir_finding *f = weir_result_finding(*out, k);
+                if (!f || f->kind != WEIR_FINDING_CONTENT || f->monitor ||
+                    f->action != WEIR_REDACT || f->end <= at || f->start >= seg1)
+                    continue;
+                size_t a = f->start > at ? f->start : at, e = f->end < seg1 ? f->end : seg1;
+                wr_buf_append(&t, joined->data + at, a - at);
+                wr_buf_puts(&t, "[REDACTED]");
+                at = e;
+            }
+            wr_buf_append(&t, joined->data + at, seg1 - at);
+            rc = t.oom ? WEIR_ENOMEM : wr_body_set(b, i, t.data ? t.data : "", t.len);
+            wr_buf_free(&t);
+        }
         weir_result_free(sr);
         if (rc != 0)
             return wr_error_set(err, rc, NULL, 0, 0, "could not write the redacted text back");
@@ -726,15 +746,23 @@ static void complete_response(px *p)
         wr_decision d = decision_of(act);
         if (p->decision > d)
             d = p->decision;
-        px_count(p, d);
         wr_buf nb;
         wr_buf_init(&nb);
         const char *body = p->resp.data;
         size_t blen = p->resp.len;
-        if (wr_body_changed(&b) && wr_body_dump(&b, &nb) == 0 && !nb.oom) {
+        if (wr_body_changed(&b)) {
+            if (wr_body_dump(&b, &nb) != 0 || nb.oom) {
+                /* never fall back to the unredacted answer */
+                wr_buf_free(&nb);
+                weir_result_free(r);
+                wr_body_free(&b);
+                px_fail(p, 500, "weir could not rewrite the redacted completion", WR_DEC_ERROR);
+                return;
+            }
             body = nb.data;
             blen = nb.len;
         }
+        px_count(p, d);
         const char *an = wr_decision_name(d);
         p->rh[p->nrh++] = (wr_http_header){"x-weir-action", 13, an, strlen(an)};
         wr_http_respond(p->hr, p->up_status, p->rh, p->nrh, body, blen);
