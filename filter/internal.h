@@ -82,6 +82,14 @@ void wr_wipe(void *p, size_t n);
  */
 int wr_json_depth_ok(const char *s, size_t n, int max_depth);
 
+/*
+ * Strict unpadded base64url (RFC 4648 §5, as JWS and aws-iam-authenticator tokens use):
+ * decodes in[0..n) into out, which needs n / 4 * 3 + 3 bytes. Returns the length, or -1
+ * for a character outside the alphabet, padding, a length of 4k+1, or non-zero trailing
+ * bits (not what an encoder writes).
+ */
+long wr_b64url_decode(const char *in, size_t n, unsigned char *out);
+
 struct json_t;
 
 /*

@@ -41,51 +41,12 @@ static const char *jwt_show(char *buf, size_t cap, const char *s)
     return buf;
 }
 
-static int b64url_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict unpadded base64url. out needs (n / 4 + 1) * 3 bytes. -1 when invalid. */
-static long b64url_decode(const char *in, size_t n, unsigned char *out)
-{
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-        return -1; /* non-canonical: leftover bits must be zero */
-    return (long)o;
-}
-
 static unsigned char *b64url_decode_dup(const char *in, size_t n, size_t *out_len)
 {
     unsigned char *out = wr_malloc(n / 4 * 3 + 4);
     if (!out)
         return NULL;
-    long got = b64url_decode(in, n, out);
+    long got = wr_b64url_decode(in, n, out);
     if (got < 0) {
         free(out);
         return NULL;
@@ -196,7 +157,7 @@ static const char *const jwks_private_members[] = {"d", "p", "q", "dp", "dq", "q
 static int b64url_ok(const char *s, size_t n)
 {
     unsigned char *tmp = wr_malloc(n / 4 * 3 + 4);
-    long got = tmp ? b64url_decode(s, n, tmp) : -1;
+    long got = tmp ? wr_b64url_decode(s, n, tmp) : -1;
     free(tmp);
     return got >= 0;
 }
@@ -373,13 +334,15 @@ typedef struct jwt_parts {
     size_t len[3];
 } jwt_parts;
 
+#define B64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 static int jwt_split(jwt_parts *p, const char *t, size_t len, weir_error *err)
 {
     int n = 0;
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && t[i] != '.') {
-            if (b64url_val((unsigned char)t[i]) < 0)
+            if (!strchr(B64URL_ALPHABET, t[i]) || t[i] == '\0')
                 return wr_error_set(err, WEIR_EINVAL, JWT_SRC, 0, 0,
                                     "token is not a compact JWS (a character outside "
                                     "base64url)");

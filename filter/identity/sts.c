@@ -92,48 +92,6 @@ static int sts_region_ok(const char *s, size_t n)
     return 1;
 }
 
-/* ================================================================ base64url */
-
-static int sts_b64url_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict base64url without padding into out (n*3/4+1 bytes). Length or -1. */
-static long sts_b64url_decode(const char *in, size_t n, unsigned char *out)
-{
-    if (n % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = sts_b64url_val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (acc != 0) /* non-zero trailing bits: not what an encoder writes */
-        return -1;
-    return (long)o;
-}
-
 /* ================================================================ time */
 
 static int64_t sts_days_from_civil(int y, int m, int d)
@@ -627,15 +585,15 @@ int wr_sts_token_parse(const char *token, size_t len, const wr_sts_rules *rules,
     const size_t pl = strlen(WR_STS_TOKEN_PREFIX);
     int rc;
     if (len >= pl && memcmp(token, WR_STS_TOKEN_PREFIX, pl) == 0) {
-        unsigned char *url = wr_malloc((len - pl) * 3 / 4 + 1);
+        unsigned char *url = wr_malloc((len - pl) / 4 * 3 + 3);
         if (!url)
             return wr_error_set(err, WEIR_ENOMEM, STS_SRC, 0, 0, "sts: out of memory");
-        long un = sts_b64url_decode(token + pl, len - pl, url);
+        long un = wr_b64url_decode(token + pl, len - pl, url);
         if (un <= 0)
             rc = sts_refuse(err, "the k8s-aws-v1 token is not valid base64url (no padding)");
         else
             rc = sts_parse_url((const char *)url, (size_t)un, r, out, err);
-        wr_wipe(url, (len - pl) * 3 / 4 + 1);
+        wr_wipe(url, (len - pl) / 4 * 3 + 3);
         free(url);
     } else if ((len >= 8 && memcmp(token, "https://", 8) == 0) ||
                (len >= 7 && memcmp(token, "http://", 7) == 0)) {

@@ -187,14 +187,6 @@ static int check_key(ctx *c, const wr_ynode *map, size_t i, const char *const *k
     return 0;
 }
 
-static const wr_ynode *map_get(const wr_ynode *map, const char *key)
-{
-    for (size_t i = 0; i + 1 < map->n; i += 2)
-        if (strcmp(map->kids[i]->str, key) == 0)
-            return map->kids[i + 1];
-    return NULL;
-}
-
 /* ----------------------------------------------------------------- scalars */
 
 static int want_map(ctx *c, const wr_ynode *v, const char *what)
@@ -930,7 +922,7 @@ static int load_rule(ctx *c, const wr_ynode *r, size_t index, wr_rule *rule)
     if (r->kind != WR_Y_MAP)
         return fail(c, r, "each rule is a mapping with at least id, detect and action; got %s",
                     kind_name(r));
-    const wr_ynode *idv = map_get(r, "id");
+    const wr_ynode *idv = wr_ynode_get(r, "id");
     if (idv && idv->kind == WR_Y_SCALAR && valid_name(idv->str)) {
         rid = idv->str;
         snprintf(where, sizeof where, "rule '%s'", rid);
@@ -1136,7 +1128,7 @@ static int load_root(ctx *c, const wr_ynode *root)
                     kind_name(root));
 
     /* The version first: a policy for a newer schema gets that said, not unknown keys. */
-    const wr_ynode *ver = map_get(root, "weir");
+    const wr_ynode *ver = wr_ynode_get(root, "weir");
     if (!ver)
         return fail(c, root, "missing required key 'weir' (the schema version): add 'weir: 1'");
     if ((rc = load_version(c, ver)))

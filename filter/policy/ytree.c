@@ -24,6 +24,14 @@ int wr_ynode_is_null(const wr_ynode *n)
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
 
+const wr_ynode *wr_ynode_get(const wr_ynode *map, const char *key)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2)
+        if (strcmp(map->kids[i]->str, key) == 0)
+            return map->kids[i + 1];
+    return NULL;
+}
+
 void wr_ynode_free(wr_ynode *n)
 {
     if (!n)

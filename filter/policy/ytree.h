@@ -48,6 +48,9 @@ int wr_ytree_parse_opts(wr_ynode **root, const char *yaml, size_t len, const cha
 
 void wr_ynode_free(wr_ynode *n);
 
+/* The value of key `key` in mapping `map` (first match), or NULL. Borrowed. */
+const wr_ynode *wr_ynode_get(const wr_ynode *map, const char *key);
+
 /* 1 when n is a plain scalar YAML reads as null: empty, "~", "null", "Null", "NULL". */
 int wr_ynode_is_null(const wr_ynode *n);
 

@@ -570,14 +570,6 @@ static int check_keys(cctx *c, const wr_ynode *map, const char *const *keys, con
     return rc;
 }
 
-static const wr_ynode *map_get(const wr_ynode *map, const char *key)
-{
-    for (size_t i = 0; i + 1 < map->n; i += 2)
-        if (strcmp(map->kids[i]->str, key) == 0)
-            return map->kids[i + 1];
-    return NULL;
-}
-
 static int want_map(cctx *c, const wr_ynode *v, const char *what)
 {
     if (v->kind == WR_Y_MAP)
@@ -1093,7 +1085,7 @@ static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const 
         rc = check_keys(c, map, keys, "'identity'");
     if (rc)
         return rc;
-    const wr_ynode *v = map_get(map, "source");
+    const wr_ynode *v = wr_ynode_get(map, "source");
     size_t e = 0;
     if (!v)
         return fail(c, map, "'identity' in %s needs 'source' (static, workload, header, jwt or sts)",
@@ -1213,7 +1205,7 @@ static int load_identity(cctx *c, wr_sc_upstream *u, const wr_ynode *map, const 
             return oom(c);
         if (!id->jwks_refresh_seconds)
             id->jwks_refresh_seconds = 3600;
-        if (!id->leeway_seconds && !map_get(map, "leeway_seconds"))
+        if (!id->leeway_seconds && !wr_ynode_get(map, "leeway_seconds"))
             id->leeway_seconds = 60;
     }
     if (id->source == WR_ID_WORKLOAD && u->kind == WR_KIND_AZURE)
@@ -1339,7 +1331,7 @@ static int load_upstream(cctx *c, const wr_ynode *map, size_t idx)
     int rc;
 
     snprintf(label, sizeof label, "upstream %zu", idx + 1);
-    if (map->kind == WR_Y_MAP && (v = map_get(map, "name")) && v->kind == WR_Y_SCALAR &&
+    if (map->kind == WR_Y_MAP && (v = wr_ynode_get(map, "name")) && v->kind == WR_Y_SCALAR &&
         upstream_name_ok(v->str))
         snprintf(label, sizeof label, "upstream '%s'", v->str);
     if (map->kind != WR_Y_MAP)
@@ -1348,7 +1340,7 @@ static int load_upstream(cctx *c, const wr_ynode *map, size_t idx)
     if ((rc = check_keys(c, map, upstream_keys, label)))
         return rc;
 
-    if (!(v = map_get(map, "name")))
+    if (!(v = wr_ynode_get(map, "name")))
         return fail(c, map, "%s is missing 'name' (e.g. name: bedrock-eu)", label);
     if ((rc = get_checked(c, v, "name", &u->name, upstream_name_ok,
                           "use 1 to 64 characters from a-z 0-9 _ -")))
@@ -1356,7 +1348,7 @@ static int load_upstream(cctx *c, const wr_ynode *map, size_t idx)
     c->name_at[idx] = v;
     snprintf(label, sizeof label, "upstream '%s'", u->name);
 
-    if (!(v = map_get(map, "kind")))
+    if (!(v = wr_ynode_get(map, "kind")))
         return fail(c, map, "%s is missing 'kind' (bedrock, bedrock-mantle or azure)", label);
     if ((rc = get_enum(c, v, "kind", kind_names, &e)))
         return rc;
@@ -1405,7 +1397,7 @@ static int load_upstream(cctx *c, const wr_ynode *map, size_t idx)
     } else if (!u->endpoint) {
         if ((rc = default_endpoint(c, u)))
             return rc;
-    } else if ((v = map_get(map, "endpoint"))) {
+    } else if ((v = wr_ynode_get(map, "endpoint"))) {
         char host[256], why[200], in[40];
         char *canon = NULL;
         if (why_endpoint(u->endpoint, &canon, host, sizeof host, why, sizeof why) == 0) {
