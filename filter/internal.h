@@ -25,6 +25,10 @@
 
 #define WR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Internal code: a detector plugin failed on a text (or broke the ABI's rules: a span out
+ * of range or inside a character). Turned into an error finding; never returned by the API. */
+#define WR_EPLUGIN (-100)
+
 /* Hard limits on untrusted input. */
 #define WR_MAX_TEXT ((size_t)64 * 1024 * 1024) /* one check */
 #define WR_MAX_POLICY_BYTES ((size_t)4 * 1024 * 1024)

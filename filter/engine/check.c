@@ -296,16 +296,19 @@ int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_co
     size_t failed = 0;
     rc = wr_scan(&ml, p->detectors, want, p->ndetectors, norm.text, norm.len, &p->limits,
                  &failed);
-    if (rc == WEIR_ELIMIT) {
-        const char *rule = "limits.regex";
+    if (rc == WEIR_ELIMIT || rc == WR_EPLUGIN) {
+        const char *rule = rc == WEIR_ELIMIT ? "limits.regex" : "detectors";
         for (size_t i = 0; i < p->nrules; i++)
             if (rule_on[i] && p->rules[i].detector == failed) {
                 rule = p->rules[i].id;
                 break;
             }
         rc = add_error(r, p, rule, p->detectors[failed].name,
-                       "a detector hit the regex match limit; the text could not be fully "
-                       "checked");
+                       rc == WEIR_ELIMIT
+                           ? "a detector hit the regex match limit; the text could not be "
+                             "fully checked"
+                           : "a detector plugin failed on this text; it could not be fully "
+                             "checked");
     }
     if (rc)
         goto done;
@@ -319,6 +322,10 @@ int wr_check_range(struct weir_result **out, const weir_policy *p, const weir_co
             rc = add_error(r, p, "limits.regex", "",
                            "a detector hit the regex match limit; the stream could not be "
                            "fully checked");
+        else if (rc == WR_EPLUGIN)
+            rc = add_error(r, p, "detectors", "",
+                           "a detector plugin failed on this stream; it could not be fully "
+                           "checked");
         if (rc)
             goto done;
         safe = earliest < norm.len ? (norm.identity ? earliest : norm.map[earliest]) : len;

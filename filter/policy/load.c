@@ -21,6 +21,7 @@
 
 #include <openssl/evp.h>
 
+#include "plugin/loader.h"
 #include "policy/policy.h"
 #include "policy/ytree.h"
 
@@ -36,9 +37,20 @@ typedef struct idslot {
     int line;
 } idslot;
 
+/* A detector of the policy's `detectors:` section (a plugin), by the name rules use. */
+typedef struct pdef {
+    const char *name;  /* borrowed from the tree */
+    wr_pdet *pd;       /* until a rule uses it: then owned by p->detectors[slot] */
+    char *label, *entity;
+    size_t slot;       /* index in p->detectors, SIZE_MAX: no rule uses it yet */
+} pdef;
+
 typedef struct ctx {
     weir_error *err;
     const char *src;
+    const char *base_dir;       /* relative plugin paths resolve against it */
+    pdef *pdefs;                /* the policy's `detectors:` */
+    size_t npdefs;
     struct weir_policy *p;
     size_t *builtin_slot;       /* builtin index -> index in p->detectors, SIZE_MAX: none */
     idslot *ids;                /* open-addressing set of rule ids */
@@ -412,7 +424,7 @@ static int get_enum_set(ctx *c, const wr_ynode *v, const char *what, const char 
 
 static const char *const top_keys[] = {"weir", "name", "description", "mode", "on_error",
                                        "normalize", "limits", "redaction", "access",
-                                       "residency", "rules", NULL};
+                                       "residency", "detectors", "rules", NULL};
 static const char *const mode_names[] = {"enforce", "monitor", NULL};
 static const char *const on_error_names[] = {"block", "allow", "log", NULL};
 static const weir_action on_error_actions[] = {WEIR_BLOCK, WEIR_ALLOW, WEIR_LOG};
@@ -671,8 +683,38 @@ static void suggest_detector(const char *s, char *hint, size_t size)
     }
 }
 
+/* A rule naming a detector of the policy's `detectors:` section: 1 and the rule set, 0
+ * when there is none of that name, or an error. */
+static int load_plugin_ref(ctx *c, const wr_ynode *v, wr_rule *rule)
+{
+    for (size_t i = 0; i < c->npdefs; i++) {
+        pdef *d = &c->pdefs[i];
+        if (strcmp(d->name, v->str) != 0)
+            continue;
+        if (d->slot == SIZE_MAX) {
+            /* p->detectors was sized for one detector per rule, the most there can be */
+            size_t slot = c->p->ndetectors;
+            wr_pdet *pd = d->pd;
+            d->pd = NULL;
+            const char *entity = d->entity ? d->entity : wr_pdet_entity(pd);
+            const char *label = d->label ? d->label : wr_pdet_label(pd);
+            if (wr_detector_init_plugin(&c->p->detectors[slot], pd, d->name, entity,
+                                        label ? label : entity) != 0)
+                return oom(c);
+            c->p->ndetectors++;
+            d->slot = slot;
+        }
+        rule->detector = d->slot;
+        return 1;
+    }
+    return 0;
+}
+
 static int load_builtin(ctx *c, const wr_ynode *v, wr_rule *rule)
 {
+    int pr = load_plugin_ref(c, v, rule);
+    if (pr)
+        return pr > 0 ? 0 : pr;
     const wr_detector_def *def = wr_builtin_find(v->str);
     if (!def) {
         char hint[WR_MAX_NAME + 1] = "";
@@ -1001,6 +1043,85 @@ static int load_rule(ctx *c, const wr_ynode *r, size_t index, wr_rule *rule)
     return 0;
 }
 
+/*
+ * detectors:
+ *   projects:                       # the name rules use (detect: projects)
+ *     plugin: keywords              # bare name (installed) or a path to the .so
+ *     config: { terms_file: projects.txt }
+ *     label: PROJECT                # optional, else the plugin's
+ *     entity: PROJECT_NAME          # optional, else the plugin's
+ * Every plugin is loaded, checked and created here, so a bad one refuses the policy.
+ */
+static int load_detectors(ctx *c, const wr_ynode *v)
+{
+    static const char *const keys[] = {"plugin", "config", "label", "entity", NULL};
+    if (v->kind != WR_Y_MAP)
+        return fail(c, v, "expected a mapping of detector names to { plugin, config } for "
+                          "'detectors', got %s",
+                    kind_name(v));
+    c->pdefs = calloc(v->n / 2 + 1, sizeof *c->pdefs);
+    if (!c->pdefs)
+        return oom(c);
+    for (size_t i = 0; i < v->n; i += 2) {
+        const wr_ynode *k = v->kids[i], *m = v->kids[i + 1];
+        const char *name;
+        int rc;
+        if ((rc = get_name(c, k, "detector name", &name)))
+            return rc;
+        if (wr_builtin_find(name))
+            return fail(c, k, "detector name '%.60s' is a builtin detector's; pick another",
+                        name);
+        for (size_t j = 0; j < c->npdefs; j++)
+            if (!strcmp(c->pdefs[j].name, name))
+                return fail(c, k, "detector '%.60s' is defined twice", name);
+        pdef *d = &c->pdefs[c->npdefs++];
+        d->name = name;
+        d->slot = SIZE_MAX;
+        if (m->kind != WR_Y_MAP)
+            return fail(c, m, "detector '%.60s' takes a mapping with 'plugin' and 'config', "
+                              "got %s",
+                        name, kind_name(m));
+        char where[96];
+        snprintf(where, sizeof where, "detector '%.60s'", name);
+        const wr_ynode *plugin = NULL, *config = NULL;
+        for (size_t j = 0; j < m->n; j += 2) {
+            const wr_ynode *kk = m->kids[j], *vv = m->kids[j + 1];
+            const char *str;
+            if ((rc = check_key(c, m, j, keys, where)))
+                return rc;
+            if (!strcmp(kk->str, "plugin")) {
+                if ((rc = get_str(c, vv, "plugin", &str)))
+                    return rc;
+                plugin = vv;
+            } else if (!strcmp(kk->str, "config")) {
+                if (vv->kind != WR_Y_MAP && !wr_ynode_is_null(vv))
+                    return fail(c, vv, "'config' of %s takes a mapping, got %s", where,
+                                kind_name(vv));
+                config = vv->kind == WR_Y_MAP ? vv : NULL;
+            } else if (!strcmp(kk->str, "label")) {
+                if ((rc = get_label(c, vv, "label", &d->label)))
+                    return rc;
+            } else if ((rc = get_label(c, vv, "entity", &d->entity))) {
+                return rc;
+            }
+        }
+        if (!plugin)
+            return fail(c, m, "%s is missing required key 'plugin' (a plugin name such as "
+                              "keywords, or a path to its .so)",
+                        where);
+        char *json = NULL;
+        if (wr_ynode_to_json(config, &json) != 0)
+            return oom(c);
+        weir_error pe = {0};
+        rc = wr_pdet_new(&d->pd, plugin->str, c->base_dir, json, c->p->normalize, &pe);
+        free(json);
+        if (rc)
+            return rc == WEIR_ENOMEM ? oom(c)
+                                     : fail(c, plugin, "%s: %s", where, pe.text);
+    }
+    return 0;
+}
+
 static int load_rules(ctx *c, const wr_ynode *v)
 {
     struct weir_policy *p = c->p;
@@ -1114,6 +1235,19 @@ static int load_hash_key(ctx *c)
 
 /* ----------------------------------------------------------------- the document */
 
+static int load_normalize(ctx *c, const wr_ynode *v)
+{
+    unsigned bits = 0;
+    int rc = get_enum_set(c, v, "normalize", norm_names, 1, NULL, &bits);
+    if (rc)
+        return rc;
+    c->p->normalize = 0;
+    for (size_t b = 0; b < WR_ARRAY_LEN(norm_flags); b++)
+        if (bits & (1u << b))
+            c->p->normalize |= norm_flags[b];
+    return 0;
+}
+
 static int load_root(ctx *c, const wr_ynode *root)
 {
     struct weir_policy *p = c->p;
@@ -1132,6 +1266,14 @@ static int load_root(ctx *c, const wr_ynode *root)
     if (!ver)
         return fail(c, root, "missing required key 'weir' (the schema version): add 'weir: 1'");
     if ((rc = load_version(c, ver)))
+        return rc;
+
+    /* detectors first, wherever they are written: rules name them; and the normalization
+     * before them, since plugins normalize their patterns as the policy says */
+    const wr_ynode *norm = wr_ynode_get(root, "normalize"), *dets = wr_ynode_get(root, "detectors");
+    if (dets && norm && (rc = load_normalize(c, norm)))
+        return rc;
+    if (dets && (rc = load_detectors(c, dets)))
         return rc;
 
     int have_name = 0;
@@ -1161,13 +1303,10 @@ static int load_root(ctx *c, const wr_ynode *root)
                 return rc;
             p->on_error = on_error_actions[e];
         } else if (!strcmp(k->str, "normalize")) {
-            unsigned bits = 0;
-            if ((rc = get_enum_set(c, v, "normalize", norm_names, 1, NULL, &bits)))
+            if ((rc = load_normalize(c, v)))
                 return rc;
-            p->normalize = 0;
-            for (size_t b = 0; b < WR_ARRAY_LEN(norm_flags); b++)
-                if (bits & (1u << b))
-                    p->normalize |= norm_flags[b];
+        } else if (!strcmp(k->str, "detectors")) {
+            continue; /* loaded above */
         } else if (!strcmp(k->str, "limits")) {
             if ((rc = load_limits(c, v)))
                 return rc;
@@ -1191,6 +1330,12 @@ static int load_root(ctx *c, const wr_ynode *root)
 
 int wr_policy_parse(struct weir_policy **out, const char *yaml, size_t len, const char *source,
                     weir_error *err)
+{
+    return wr_policy_parse_at(out, yaml, len, source, NULL, err);
+}
+
+int wr_policy_parse_at(struct weir_policy **out, const char *yaml, size_t len,
+                       const char *source, const char *base_dir, weir_error *err)
 {
     if (!out)
         return wr_error_set(err, WEIR_EINVAL, source, 0, 0, "no place to store the policy");
@@ -1219,6 +1364,7 @@ int wr_policy_parse(struct weir_policy **out, const char *yaml, size_t len, cons
     ctx c = {0};
     c.err = err;
     c.src = source;
+    c.base_dir = base_dir;
     c.p = p;
     wr_ynode *root = NULL;
     int rc;
@@ -1253,6 +1399,12 @@ out:
     wr_ynode_free(root);
     free(c.builtin_slot);
     free(c.ids);
+    for (size_t i = 0; i < c.npdefs; i++) {
+        wr_pdet_free(c.pdefs[i].pd); /* defined but used by no rule */
+        free(c.pdefs[i].label);
+        free(c.pdefs[i].entity);
+    }
+    free(c.pdefs);
     if (rc) {
         wr_policy_destroy(p);
         return rc;

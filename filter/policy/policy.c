@@ -132,11 +132,17 @@ int weir_policy_load_file(weir_policy **out, const char *path, weir_error *err)
     }
     close(fd);
     int rc;
+    /* relative plugin paths are the policy file's neighbours */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? wr_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
     if (len > WR_MAX_POLICY_BYTES)
         rc = wr_error_set(err, WEIR_ELIMIT, path, 0, 0, "the policy is over the %zu-byte limit",
                           (size_t)WR_MAX_POLICY_BYTES);
+    else if (slash && !dir)
+        rc = wr_error_set(err, WEIR_ENOMEM, path, 0, 0, "out of memory loading the policy");
     else
-        rc = wr_policy_parse(out, buf, len, path, err);
+        rc = wr_policy_parse_at(out, buf, len, path, dir, err);
+    free(dir);
     free(buf);
     return rc;
 }

@@ -107,6 +107,11 @@ void wr_policy_destroy(struct weir_policy *p);
 int wr_policy_parse(struct weir_policy **out, const char *yaml, size_t len, const char *source,
                     weir_error *err);
 
+/* Like wr_policy_parse; relative plugin paths in `detectors:` resolve against base_dir
+ * (NULL: the working directory). weir_policy_load_file passes the file's directory. */
+int wr_policy_parse_at(struct weir_policy **out, const char *yaml, size_t len,
+                       const char *source, const char *base_dir, weir_error *err);
+
 /* Matches an ARN against an allow/deny glob, mapping assumed-role session ARNs to roles.
  * Implemented in engine/access.c. */
 int wr_arn_match(const char *pattern, const char *arn);

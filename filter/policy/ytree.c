@@ -6,9 +6,12 @@
  * are refused before anything is expanded (no "billion laughs"), nesting is bounded while
  * reading (the document loader has no depth limit), and every node keeps its position.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <yaml.h>
 
 #include "policy/ytree.h"
@@ -309,4 +312,65 @@ out:
     wr_ynode_free(top);
     yaml_parser_delete(&ps);
     return rc;
+}
+
+/* ----------------------------------------------------------------- to JSON */
+
+/* A plain scalar as YAML 1.2's core schema reads it; quoted scalars are strings. */
+static json_t *scalar_json(const wr_ynode *n)
+{
+    if (!n->plain)
+        return json_stringn(n->str, n->len);
+    if (wr_ynode_is_null(n))
+        return json_null();
+    const char *s = n->str;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+        return json_true();
+    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+        return json_false();
+    char *end = NULL;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (*s && end && !*end && errno == 0 && (isdigit((unsigned char)*s) || *s == '-' || *s == '+'))
+        return json_integer(i);
+    errno = 0;
+    double d = strtod(s, &end);
+    if (*s && end && !*end && errno == 0 && (isdigit((unsigned char)*s) || *s == '-' ||
+                                             *s == '+' || *s == '.') &&
+        d == d)
+        return json_real(d);
+    return json_stringn(n->str, n->len);
+}
+
+static json_t *node_json(const wr_ynode *n)
+{
+    if (n->kind == WR_Y_SCALAR)
+        return scalar_json(n);
+    json_t *j = n->kind == WR_Y_SEQ ? json_array() : json_object();
+    if (!j)
+        return NULL;
+    if (n->kind == WR_Y_SEQ) {
+        for (size_t i = 0; i < n->n; i++)
+            if (json_array_append_new(j, node_json(n->kids[i])) != 0)
+                goto fail;
+    } else {
+        for (size_t i = 0; i + 1 < n->n; i += 2)
+            if (json_object_set_new(j, n->kids[i]->str, node_json(n->kids[i + 1])) != 0)
+                goto fail;
+    }
+    return j;
+fail:
+    json_decref(j);
+    return NULL;
+}
+
+int wr_ynode_to_json(const wr_ynode *n, char **out)
+{
+    *out = NULL;
+    json_t *j = n ? node_json(n) : json_object();
+    if (!j)
+        return WEIR_ENOMEM;
+    *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(j);
+    return *out ? 0 : WEIR_ENOMEM;
 }

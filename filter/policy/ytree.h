@@ -54,4 +54,11 @@ const wr_ynode *wr_ynode_get(const wr_ynode *map, const char *key);
 /* 1 when n is a plain scalar YAML reads as null: empty, "~", "null", "Null", "NULL". */
 int wr_ynode_is_null(const wr_ynode *n);
 
+/*
+ * The node as JSON text (a plugin's config block): mappings become objects (key order
+ * kept), lists arrays; plain scalars read as YAML 1.2's core schema (null, booleans,
+ * numbers), quoted scalars as strings. NULL node: "{}". New *out (free()), or WEIR_ENOMEM.
+ */
+int wr_ynode_to_json(const wr_ynode *n, char **out);
+
 #endif

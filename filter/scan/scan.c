@@ -18,6 +18,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "plugin/loader.h"
 #include "scan/scan.h"
 
 #define WR_COMPILE_OPTIONS (PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C | PCRE2_USE_OFFSET_LIMIT)
@@ -175,10 +176,31 @@ int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *m
     return 0;
 }
 
+int wr_detector_init_plugin(wr_detector *d, struct wr_pdet *pd, const char *name,
+                            const char *entity, const char *label)
+{
+    memset(d, 0, sizeof *d);
+    d->plugin = pd;
+    d->name = wr_strdup(name);
+    d->entity = wr_strdup(entity ? entity : "CUSTOM");
+    d->label = wr_strdup(label ? label : d->entity ? d->entity : "CUSTOM");
+    d->triggers = WR_TRIG_ALWAYS;
+    size_t m = wr_pdet_max_len(pd);
+    d->max_len = m > UINT32_MAX ? 0 : (uint32_t)m;
+    d->max_lead = d->max_len;
+    d->required_byte = -1;
+    if (!d->name || !d->entity || !d->label) {
+        wr_detector_release(d);
+        return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
 void wr_detector_release(wr_detector *d)
 {
     if (!d)
         return;
+    wr_pdet_free(d->plugin);
     pcre2_code_free(d->code);
     free(d->name);
     free(d->entity);
@@ -200,6 +222,37 @@ static int match_push(wr_match_list *l, size_t s, size_t e, uint32_t det)
     l->v = v;
     l->v[l->n++] = (wr_match){s, e, det};
     return 0;
+}
+
+typedef struct plugin_out {
+    wr_match_list *l;
+    uint32_t det;
+} plugin_out;
+
+static int plugin_emit(void *p, size_t start, size_t end)
+{
+    plugin_out *o = p;
+    return match_push(o->l, start, end, o->det);
+}
+
+static int match_cmp(const void *a, const void *b)
+{
+    const wr_match *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* A plugin detector over the whole text; its matches sorted like a regex detector's. */
+static int run_plugin(wr_match_list *out, const wr_detector *d, uint32_t idx, const char *text,
+                      size_t len)
+{
+    size_t first = out->n;
+    plugin_out o = {out, idx};
+    int rc = wr_pdet_scan(d->plugin, text, len, plugin_emit, &o);
+    if (rc == 0 && out->n - first > 1)
+        qsort(out->v + first, out->n - first, sizeof *out->v, match_cmp);
+    return rc;
 }
 
 /* ----------------------------------------------------------------- prefilter */
@@ -609,6 +662,12 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
         if (!want[i])
             continue;
         size_t resume = 0;
+        if (d->plugin) {
+            rc = run_plugin(out, d, (uint32_t)i, text, len);
+            if (rc && failed_detector)
+                *failed_detector = i;
+            continue;
+        }
         if (d->triggers & WR_TRIG_ALWAYS) {
             if (d->required_byte >= 0 &&
                 !has_byte(text, len, d->required_byte, d->required_caseless))
@@ -708,6 +767,15 @@ int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t
         const wr_detector *d = &detectors[i];
         if (!want[i])
             continue;
+        if (d->plugin) {
+            size_t e = len;
+            int rc = wr_pdet_tail(d->plugin, text, len, from, &e);
+            if (rc)
+                return rc;
+            if (e < *earliest)
+                *earliest = e;
+            continue;
+        }
         /* a match that reaches the end starts within max_len of it (custom regexes have
          * no bound: their whole unreleased text) */
         size_t off = from;

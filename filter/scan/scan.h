@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "internal.h"
+#include "weir/plugin.h"
 
 /* ----------------------------------------------------------------- normalization */
 
@@ -127,6 +128,14 @@ typedef struct wr_detector_def {
 extern const wr_detector_def wr_builtin_detectors[];
 extern const size_t wr_builtin_detector_count;
 
+/*
+ * The builtin detectors behind the plugin interface: created with {"detector": "<name>"}
+ * (builtin_plugin.c). The policy compiler hands builtins to the scanner directly, which
+ * batches their prefilters; this descriptor is for embedders and for the tests that keep
+ * both paths in agreement.
+ */
+extern const weir_plugin wr_builtin_plugin;
+
 /* Finds a builtin by name or alias (case-insensitive). NULL if none. */
 const wr_detector_def *wr_builtin_find(const char *name);
 
@@ -151,6 +160,9 @@ typedef struct wr_detector {
      * used as a memchr prefilter; -1 when none. */
     int required_byte;
     int required_caseless;
+    /* A detector plugin instance (policy `detectors:`), or NULL. Plugin detectors have no
+     * regex: wr_scan and wr_scan_tail call the plugin (filter/plugin/loader.h). Owned. */
+    struct wr_pdet *plugin;
 } wr_detector;
 
 /*
@@ -162,6 +174,10 @@ int wr_detector_compile(wr_detector *d, const char *pattern, uint32_t extra_opti
 int wr_detector_init_builtin(wr_detector *d, const wr_detector_def *def, char *msg,
                              size_t msg_size);
 void wr_detector_release(wr_detector *d);
+
+/* Makes d run plugin instance `pd` (takes it, also on failure). 0 or WEIR_ENOMEM. */
+int wr_detector_init_plugin(wr_detector *d, struct wr_pdet *pd, const char *name,
+                            const char *entity, const char *label);
 
 /* One match in normalized offsets. */
 typedef struct wr_match {
@@ -183,8 +199,9 @@ typedef struct wr_scan_limits {
 /*
  * Runs detectors[i] for every i with want[i] != 0 over text[0..len) and appends their
  * validated matches to out (unsorted across detectors, sorted within one).
- * Returns 0, WEIR_ENOMEM, or WEIR_ELIMIT when a regex hit its match/depth limit (then
- * *failed_detector is its index; matches found so far stay in out).
+ * Returns 0, WEIR_ENOMEM, WEIR_ELIMIT when a regex hit its match/depth limit, or WR_EPLUGIN
+ * when a detector plugin failed (then *failed_detector is its index; matches found so far
+ * stay in out).
  */
 int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned char *want,
             size_t ndetectors, const char *text, size_t len, const wr_scan_limits *limits,
@@ -196,7 +213,7 @@ void wr_match_list_free(wr_match_list *l);
  * Streaming: the earliest offset >= from at which a match of one of the wanted detectors
  * could start and still be completed or extended by text that has not arrived yet (PCRE2
  * partial matching over each detector's last max_len bytes, whatever the triggers).
- * *earliest = len when there is none. Returns 0, WEIR_ENOMEM or WEIR_ELIMIT.
+ * *earliest = len when there is none. Returns 0, WEIR_ENOMEM, WEIR_ELIMIT or WR_EPLUGIN.
  */
 int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t ndetectors,
                  const char *text, size_t len, size_t from, const wr_scan_limits *limits,
