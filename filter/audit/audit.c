@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "audit/writer.h"
+#include "plugin/loader.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -188,6 +189,26 @@ static int chain_note(weir_audit *a, char *obj, const char hash[65], const char 
     return 0;
 }
 
+/* Offers a delivered file (`obj` relative to the root) to every sink. Lock held. A sink
+ * that does not take it finds it again itself (plugin.h: sinks recover on their own). */
+static void offer(weir_audit *a, weir_sink_file_kind kind, const char *obj, const char *sig)
+{
+    if (!a->nsinks || !obj)
+        return;
+    wr_buf path;
+    wr_buf_init(&path);
+    wr_buf_printf(&path, "%s/%s", a->dir, obj);
+    if (path.oom) {
+        wr_buf_free(&path);
+        return;
+    }
+    weir_sink_file f = {sizeof f, kind, path.data, obj, kind == WEIR_SINK_DIGEST ? sig : NULL,
+                        kind == WEIR_SINK_DIGEST ? "SHA256withRSA" : NULL};
+    for (size_t i = 0; i < a->nsinks; i++)
+        wr_psink_file(a->sinks[i], &f);
+    wr_buf_free(&path);
+}
+
 static void roll_path(wr_buf *b, const weir_audit *a, const char *stamp, const char *rnd)
 {
     wr_buf_init(b);
@@ -250,6 +271,7 @@ static int roll_pending(weir_audit *a, int unlock, weir_error *err)
         a->rlen = 0;
         a->rdirty = a->rfailed = 0;
         a->rolls_done++;
+        offer(a, WEIR_SINK_LOG, obj, NULL);
         /* added only once the rolled journal is gone: a digest never lists a log twice */
         if (obj)
             rc = chain_note(a, obj, hash, newest, oldest, err);
@@ -395,6 +417,8 @@ static int write_digest(weir_audit *a, time_t now, int unlock, weir_error *err)
     a->dfailed = a->chain.failed;
     if (rc != 0)
         fail_with(a, &we, err);
+    else
+        offer(a, WEIR_SINK_DIGEST, a->chain.prev_object, a->chain.prev_sig);
     pthread_cond_broadcast(&a->roll_cv);
     return rc;
 }
@@ -694,6 +718,8 @@ static int append(weir_audit *a, const char *line, size_t n, const char *event_t
     if (!a->jfirst)
         a->jfirst = wr_audit_now();
     note_time(a->newest, a->oldest, event_time);
+    for (size_t i = 0; i < a->nsinks; i++)
+        wr_psink_record(a->sinks[i], line, n && line[n - 1] == '\n' ? n - 1 : n);
     if (a->jsonl_fd >= 0) {
         /* a copy for log shippers: its failure does not fail the record */
         const char *p = line;
@@ -1301,5 +1327,63 @@ void weir_audit_close(weir_audit *a)
     if (prepare(a, 0, NULL) == 0 && settle(a, NULL) == 0 && a->chain.key)
         write_digest(a, wr_audit_now(), 0, NULL);
     pthread_mutex_unlock(&a->mu);
+    /* sinks stop; what they have not delivered they find on disk when they start again */
+    for (size_t i = 0; i < a->nsinks; i++)
+        wr_psink_free(a->sinks[i]);
+    free(a->sinks);
+    a->sinks = NULL;
+    a->nsinks = 0;
     audit_free(a);
+}
+
+int weir_audit_add_sink(weir_audit *a, const char *plugin, const char *config_json,
+                        const char *base_dir, const weir_plugin_host *services, weir_error *err)
+{
+    if (!a || !plugin)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0,
+                            "weir_audit_add_sink: the trail and the plugin are required");
+    weir_sink_trail t = {sizeof t, a->dir, a->account, a->region, a->trail};
+    wr_psink *s = NULL;
+    int rc = wr_psink_new(&s, plugin, base_dir, config_json, &t, services, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&a->mu);
+    size_t cap = a->nsinks;
+    wr_psink **v = realloc(a->sinks, (cap + 1) * sizeof *v);
+    if (v) {
+        a->sinks = v;
+        a->sinks[a->nsinks++] = s;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!v) {
+        wr_psink_free(s);
+        return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory adding an audit sink");
+    }
+    return 0;
+}
+
+int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err)
+{
+    if (!a)
+        return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_flush_sinks: no trail");
+    /* sinks are only added, never removed, before close: a snapshot is safe to use unlocked */
+    pthread_mutex_lock(&a->mu);
+    size_t n = a->nsinks;
+    wr_psink **v = a->sinks;
+    pthread_mutex_unlock(&a->mu);
+    struct timespec t0;
+    mono_now(&t0);
+    for (size_t i = 0; i < n; i++) {
+        struct timespec now;
+        mono_now(&now);
+        long long spent = (long long)(now.tv_sec - t0.tv_sec) * 1000 +
+                          (now.tv_nsec - t0.tv_nsec) / 1000000;
+        unsigned left = spent >= (long long)timeout_ms ? 0 : timeout_ms - (unsigned)spent;
+        if (wr_psink_flush(v[i], left) != 0)
+            return wr_error_set(err, WEIR_EIO, NULL, 0, 0,
+                                "audit sink '%s' still has files to deliver after %u ms; they "
+                                "stay on disk and are delivered when it can",
+                                wr_psink_name(v[i]), timeout_ms);
+    }
+    return 0;
 }

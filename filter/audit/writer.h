@@ -204,6 +204,10 @@ struct weir_audit {
     int dfailed;
 
     wr_chain chain;
+    /* audit sink plugins (weir_audit_add_sink): offered each delivered log and digest file
+     * and each record, under mu */
+    struct wr_psink **sinks;
+    size_t nsinks;
     atomic_int healthy;
     weir_error last_err; /* the failure the background thread met, for the next caller */
     int bg_failed;

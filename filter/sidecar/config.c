@@ -761,11 +761,44 @@ const char *wr_up_kind_name(wr_up_kind k)
     return "unknown";
 }
 
+/* audit.sinks: [ { plugin: s3-export, config: { ... } }, ... ] */
+static int load_sinks(cctx *c, const wr_ynode *v)
+{
+    static const char *const keys[] = {"plugin", "config", NULL};
+    wr_sc_audit *a = &c->cfg->audit;
+    if (v->kind != WR_Y_SEQ)
+        return fail(c, v, "'sinks' takes a list of { plugin, config } mappings, got %s",
+                    v->kind == WR_Y_MAP ? "a mapping" : "a scalar");
+    if (!(a->sinks = calloc(v->n + 1, sizeof *a->sinks)))
+        return oom(c);
+    for (size_t i = 0; i < v->n; i++) {
+        const wr_ynode *m = v->kids[i];
+        wr_sc_sink *sk = &a->sinks[a->nsinks++];
+        sk->line = m->line;
+        int rc = want_map(c, m, "each audit sink");
+        if (!rc)
+            rc = check_keys(c, m, keys, "an audit sink");
+        if (rc)
+            return rc;
+        const wr_ynode *cfg = wr_ynode_get(m, "config"), *pl = wr_ynode_get(m, "plugin");
+        if (!pl)
+            return fail(c, m, "an audit sink needs 'plugin' (e.g. plugin: s3-export)");
+        if ((rc = get_text(c, pl, "plugin", &sk->plugin)))
+            return rc;
+        if (cfg && cfg->kind != WR_Y_MAP && !wr_ynode_is_null(cfg))
+            return fail(c, cfg, "an audit sink's 'config' takes a mapping");
+        if (wr_ynode_to_json(cfg && cfg->kind == WR_Y_MAP ? cfg : NULL, &sk->config_json) != 0)
+            return oom(c);
+    }
+    return 0;
+}
+
 static int load_audit(cctx *c, const wr_ynode *map)
 {
     static const char *const keys[] = {
         "dir",           "durability",     "batch_ms",  "account",      "trail", "signing_key_file",
-        "hash_key_file", "digest_seconds", "fail_open", "jsonl_stdout", NULL};
+        "hash_key_file", "digest_seconds", "fail_open", "jsonl_stdout", "roll_seconds", "sinks",
+        "sink_flush_timeout_ms", NULL};
     wr_sc_audit *a = &c->cfg->audit;
     int rc = want_map(c, map, "audit");
     if (!rc)
@@ -813,6 +846,14 @@ static int load_audit(cctx *c, const wr_ynode *map)
                 a->digest_seconds = (unsigned)u;
         } else if (!strcmp(k, "fail_open")) {
             rc = get_bool(c, v, "fail_open", &a->fail_open);
+        } else if (!strcmp(k, "roll_seconds")) {
+            if (!(rc = get_uint(c, v, "roll_seconds", 1, 86400, &u)))
+                a->roll_seconds = (unsigned)u;
+        } else if (!strcmp(k, "sink_flush_timeout_ms")) {
+            if (!(rc = get_uint(c, v, "sink_flush_timeout_ms", 0, 600000, &u)))
+                a->sink_flush_timeout_ms = (unsigned)u;
+        } else if (!strcmp(k, "sinks")) {
+            rc = load_sinks(c, v);
         } else {
             rc = get_bool(c, v, "jsonl_stdout", &a->jsonl_stdout);
         }
@@ -1541,6 +1582,8 @@ static wr_sc_config *config_new(void)
     cfg->audit.durability = WEIR_AUDIT_SYNC;
     cfg->audit.batch_ms = 50;
     cfg->audit.digest_seconds = 3600;
+    cfg->audit.roll_seconds = 300;
+    cfg->audit.sink_flush_timeout_ms = 10000;
     cfg->upstream_connect_timeout_ms = 5000;
     cfg->upstream_first_byte_timeout_ms = 60000;
     cfg->upstream_idle_timeout_ms = 300000;
@@ -1602,6 +1645,11 @@ void wr_sc_config_free(wr_sc_config *c)
     free(c->audit.trail);
     free(c->audit.signing_key_file);
     free(c->audit.hash_key_file);
+    for (size_t i = 0; i < c->audit.nsinks; i++) {
+        free(c->audit.sinks[i].plugin);
+        free(c->audit.sinks[i].config_json);
+    }
+    free(c->audit.sinks);
     free(c->path);
     free(c->policy);
     free(c->admin);

@@ -98,6 +98,13 @@ typedef struct wr_sc_upstream {
     wr_sc_identity identity; /**< `identity:`; default static (the `principal` key) */
 } wr_sc_upstream;
 
+/** An audit sink plugin (`audit.sinks[]`). */
+typedef struct wr_sc_sink {
+    char *plugin;          /**< bare name ("s3-export") or path to the .so */
+    char *config_json;     /**< the `config:` mapping as JSON ("{}" when none) */
+    int line;              /**< where it is in the configuration, for messages */
+} wr_sc_sink;
+
 typedef struct wr_sc_audit {
     char *dir;             /**< NULL: no audit trail (logged as a warning at start) */
     int durability;        /**< weir_audit_durability: WEIR_AUDIT_SYNC (default) or BATCH */
@@ -109,6 +116,10 @@ typedef struct wr_sc_audit {
     unsigned digest_seconds; /**< default 3600 */
     int fail_open;         /**< 0 (default): refuse traffic when the trail cannot be written */
     int jsonl_stdout;      /**< 1: also write each record as a JSON line on stdout */
+    unsigned roll_seconds; /**< a log file covers at most this long; default 300 */
+    wr_sc_sink *sinks;     /**< audit sink plugins, in order */
+    size_t nsinks;
+    unsigned sink_flush_timeout_ms; /**< at shutdown, wait this long for sinks; default 10,000 */
 } wr_sc_audit;
 
 typedef struct wr_sc_config {

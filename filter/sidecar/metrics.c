@@ -43,6 +43,11 @@ void wr_metrics_free(wr_sc_metrics *m)
     for (size_t i = 0; i < m->nrules; i++)
         free(m->rules[i].rule);
     free(m->rules);
+    for (size_t i = 0; i < m->npstats; i++) {
+        free(m->pstats[i].plugin);
+        free(m->pstats[i].name);
+    }
+    free(m->pstats);
     free(m->up);
     pthread_mutex_destroy(&m->rules_mu);
     memset(m, 0, sizeof *m);
@@ -100,6 +105,42 @@ static void render_hist(wr_buf *o, const char *name, const char *up, wr_hist *h)
     wr_buf_printf(o, "%s_count{upstream=\"%s\"} %lu\n", name, up, ld(&h->count));
 }
 
+static int stat_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+void wr_metrics_plugin(wr_sc_metrics *m, const char *plugin, const char *name, int gauge,
+                       double v)
+{
+    if (!plugin || !name || !stat_name_ok(name))
+        return;
+    pthread_mutex_lock(&m->rules_mu);
+    for (size_t i = 0; i < m->npstats; i++) {
+        wr_plugin_stat *st = &m->pstats[i];
+        if (st->gauge == gauge && !strcmp(st->name, name) && !strcmp(st->plugin, plugin)) {
+            st->value = gauge ? v : st->value + v;
+            pthread_mutex_unlock(&m->rules_mu);
+            return;
+        }
+    }
+    if (m->npstats < 256) {
+        wr_plugin_stat *nv = wr_grow(m->pstats, &m->pcap, m->npstats + 1, sizeof *nv, 8);
+        if (nv) {
+            m->pstats = nv;
+            char *a = wr_strdup(plugin), *b = wr_strdup(name);
+            if (a && b)
+                m->pstats[m->npstats++] = (wr_plugin_stat){a, b, gauge, v};
+            else {
+                free(a);
+                free(b);
+            }
+        }
+    }
+    pthread_mutex_unlock(&m->rules_mu);
+}
+
 int wr_metrics_render(wr_sc_metrics *m, wr_buf *o)
 {
     wr_buf_puts(o, "# HELP weir_requests_total Requests by upstream, operation and decision.\n"
@@ -123,6 +164,20 @@ int wr_metrics_render(wr_sc_metrics *m, wr_buf *o)
                       r->rule, r->completion ? "completion" : "prompt",
                       weir_action_name((weir_action)r->action), r->count);
     }
+    wr_buf_puts(o, "# HELP weir_plugin_events_total Counters reported by plugins (e.g. "
+                   "s3-export uploads, upload_failures).\n"
+                   "# TYPE weir_plugin_events_total counter\n");
+    for (size_t i = 0; i < m->npstats; i++)
+        if (!m->pstats[i].gauge)
+            wr_buf_printf(o, "weir_plugin_events_total{plugin=\"%s\",name=\"%s\"} %.0f\n",
+                          m->pstats[i].plugin, m->pstats[i].name, m->pstats[i].value);
+    wr_buf_puts(o, "# HELP weir_plugin_gauge Gauges reported by plugins (e.g. s3-export "
+                   "pending_files).\n"
+                   "# TYPE weir_plugin_gauge gauge\n");
+    for (size_t i = 0; i < m->npstats; i++)
+        if (m->pstats[i].gauge)
+            wr_buf_printf(o, "weir_plugin_gauge{plugin=\"%s\",name=\"%s\"} %g\n",
+                          m->pstats[i].plugin, m->pstats[i].name, m->pstats[i].value);
     pthread_mutex_unlock(&m->rules_mu);
     wr_buf_puts(o, "# HELP weir_upstream_errors_total Upstream calls that failed, by reason.\n"
                    "# TYPE weir_upstream_errors_total counter\n");

@@ -54,6 +54,13 @@ typedef struct wr_rule_count {
     unsigned long count;
 } wr_rule_count;
 
+/** A plugin's own counter or gauge (weir_plugin_host.counter_add / gauge_set). */
+typedef struct wr_plugin_stat {
+    char *plugin, *name;
+    int gauge;                           /* 0 counter, 1 gauge */
+    double value;
+} wr_plugin_stat;
+
 typedef struct wr_sc_metrics {
     wr_sc_up_metrics *up;
     const char **up_names;
@@ -64,12 +71,18 @@ typedef struct wr_sc_metrics {
     pthread_mutex_t rules_mu;
     wr_rule_count *rules;
     size_t nrules, cap;
+    wr_plugin_stat *pstats;              /* under rules_mu */
+    size_t npstats, pcap;
 } wr_sc_metrics;
 
 int wr_metrics_init(wr_sc_metrics *m, const char **up_names, size_t nup);
 void wr_metrics_free(wr_sc_metrics *m);
 void wr_hist_observe(wr_hist *h, double ms);
 void wr_metrics_rule(wr_sc_metrics *m, const char *rule, int completion, int action);
+/** A plugin's counter (gauge 0: adds v) or gauge (gauge 1: sets v). `name` is checked:
+ *  [a-z0-9_], at most 64; others are dropped. At most 256 per process. */
+void wr_metrics_plugin(wr_sc_metrics *m, const char *plugin, const char *name, int gauge,
+                       double v);
 /** Appends the Prometheus exposition (text format 0.0.4). extra: lines appended verbatim. */
 int wr_metrics_render(wr_sc_metrics *m, wr_buf *out);
 

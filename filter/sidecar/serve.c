@@ -147,6 +147,8 @@ static void upstate_free(wr_sc_upstate *st)
 
 /* ------------------------------------------------------------------ audit */
 
+static int sinks_open(wr_sc *sc, weir_error *err);
+
 static int audit_open(wr_sc *sc, weir_error *err)
 {
     const wr_sc_audit *a = &sc->cfg->audit;
@@ -164,6 +166,7 @@ static int audit_open(wr_sc *sc, weir_error *err)
     o.batch_ms = a->batch_ms;
     o.signing_key_file = a->signing_key_file;
     o.digest_seconds = a->digest_seconds;
+    o.roll_seconds = a->roll_seconds;
     o.jsonl_fd = a->jsonl_stdout ? STDOUT_FILENO : -1;
     char *key = NULL;
     if (a->hash_key_file) {
@@ -178,6 +181,112 @@ static int audit_open(wr_sc *sc, weir_error *err)
         wr_wipe(key, strlen(key));
         free(key);
     }
+    if (rc == 0)
+        rc = sinks_open(sc, err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ audit sinks */
+
+/* What an audit sink plugin gets from the sidecar: logs, metrics, AWS credentials. */
+typedef struct wr_sc_sinkctx {
+    wr_sc *sc;
+    char label[64]; /* metrics label and log field: [a-z0-9_-] */
+} wr_sc_sinkctx;
+
+static void sink_log(void *ctx, weir_plugin_log_level level, const char *msg)
+{
+    const wr_sc_sinkctx *k = ctx;
+    int l = level == WEIR_PLUGIN_LOG_ERROR  ? WR_LOG_ERROR
+            : level == WEIR_PLUGIN_LOG_WARN ? WR_LOG_WARN
+            : level == WEIR_PLUGIN_LOG_INFO ? WR_LOG_INFO
+                                            : WR_LOG_DEBUG;
+    wr_log(l, msg, "plugin", k->label, NULL);
+}
+
+static void sink_counter(void *ctx, const char *name, uint64_t delta)
+{
+    const wr_sc_sinkctx *k = ctx;
+    wr_metrics_plugin(&k->sc->metrics, k->label, name, 0, (double)delta);
+}
+
+static void sink_gauge(void *ctx, const char *name, double v)
+{
+    const wr_sc_sinkctx *k = ctx;
+    wr_metrics_plugin(&k->sc->metrics, k->label, name, 1, v);
+}
+
+static int sink_creds(void *ctx, weir_plugin_aws_credentials *out)
+{
+    const wr_sc_sinkctx *k = ctx;
+    wr_creds_value v;
+    weir_error err = {0};
+    if (!k->sc->sink_creds || wr_creds_get(k->sc->sink_creds, &v, &err) != 0)
+        return 1;
+    snprintf(out->access_key_id, sizeof out->access_key_id, "%s", v.access_key_id);
+    snprintf(out->secret_access_key, sizeof out->secret_access_key, "%s", v.secret_access_key);
+    snprintf(out->session_token, sizeof out->session_token, "%s", v.session_token);
+    wr_creds_value_clear(&v);
+    return 0;
+}
+
+/* "s3-export" for plugin: s3-export or /opt/weir/weir-s3-export.so */
+static void sink_label(char *out, size_t size, const char *plugin)
+{
+    const char *b = strrchr(plugin, '/');
+    b = b ? b + 1 : plugin;
+    if (!strncmp(b, "weir-", 5))
+        b += 5;
+    size_t n = 0;
+    for (; *b && n + 1 < size && strcmp(b, ".so") != 0; b++)
+        out[n++] = (char)((*b >= 'a' && *b <= 'z') || (*b >= '0' && *b <= '9') || *b == '-'
+                              ? *b
+                          : (*b >= 'A' && *b <= 'Z') ? *b - 'A' + 'a'
+                                                      : '_');
+    out[n] = '\0';
+}
+
+/* Loads audit.sinks onto the open trail: a sink that cannot start stops the sidecar, as an
+ * audit trail that cannot be written does (fail closed). */
+static int sinks_open(wr_sc *sc, weir_error *err)
+{
+    const wr_sc_audit *a = &sc->cfg->audit;
+    if (!a->nsinks)
+        return 0;
+    wr_creds_options co = {0};
+    weir_error cerr = {0};
+    if (wr_creds_new(&sc->sink_creds, &co, &cerr) != 0) {
+        sc->sink_creds = NULL;
+        wr_log(WR_LOG_INFO, "no AWS credentials for audit sinks: they use their own",
+               "reason", cerr.text, NULL);
+    }
+    if (!(sc->sinks = calloc(a->nsinks, sizeof *sc->sinks)))
+        return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory");
+    /* relative plugin paths are the configuration file's neighbours */
+    const char *path = sc->cfg->path ? sc->cfg->path : "";
+    const char *slash = strrchr(path, '/');
+    char *base = slash ? wr_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+    int rc = 0;
+    for (size_t i = 0; i < a->nsinks && rc == 0; i++) {
+        wr_sc_sinkctx *k = &sc->sinks[i];
+        k->sc = sc;
+        sink_label(k->label, sizeof k->label, a->sinks[i].plugin);
+        weir_plugin_host svc;
+        memset(&svc, 0, sizeof svc);
+        svc.struct_size = sizeof svc;
+        svc.ctx = k;
+        svc.log = sink_log;
+        svc.counter_add = sink_counter;
+        svc.gauge_set = sink_gauge;
+        svc.aws_credentials = sink_creds;
+        rc = weir_audit_add_sink(sc->audit, a->sinks[i].plugin, a->sinks[i].config_json, base,
+                                 &svc, err);
+        if (rc == 0) {
+            sc->nsinks++;
+            wr_log(WR_LOG_INFO, "audit sink started", "plugin", k->label, NULL);
+        }
+    }
+    free(base);
     return rc;
 }
 
@@ -536,8 +645,15 @@ out:
             log_err("audit flush failed", &ferr);
             status = status ? status : 1;
         }
+        /* the last log and digest were just offered to the sinks: give them time to deliver;
+         * what they cannot stays on disk and goes at the next start */
+        if (sc->nsinks &&
+            weir_audit_flush_sinks(sc->audit, cfg->audit.sink_flush_timeout_ms, &ferr) != 0)
+            log_err("audit sinks did not deliver everything before exit", &ferr);
         weir_audit_close(sc->audit);
     }
+    free(sc->sinks);
+    wr_creds_free(sc->sink_creds);
     for (size_t i = 0; sc->ups && i < cfg->nup; i++)
         upstate_free(&sc->ups[i]);
     free(sc->ups);

@@ -78,6 +78,9 @@ struct wr_sc {
     atomic_int draining;       /**< 1 once SIGTERM: /readyz says no, listeners closed */
     atomic_int ready;
     time_t started_at;
+    struct wr_sc_sinkctx *sinks; /**< per audit sink: its metrics label and services */
+    size_t nsinks;
+    wr_creds *sink_creds;      /**< AWS credentials offered to sinks (NULL: none found) */
 };
 
 /** A new reference to the policy for upstream i (caller unrefs). */

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weir/plugin.h"
 #include "weir/weir.h"
 
 #ifdef __cplusplus
@@ -127,7 +128,31 @@ WEIR_EXTERN int weir_audit_flush(weir_audit *a, weir_error *err);
 /** 1 when the last write succeeded (or none was attempted), 0 after a failure. */
 WEIR_EXTERN int weir_audit_healthy(const weir_audit *a);
 
-/** Flushes (rolls the log file, writes a final digest) and frees. NULL is fine. */
+/**
+ * Loads the audit sink plugin `plugin` (a path to its .so, relative to base_dir (NULL: the
+ * working directory), or a bare name such as "s3-export" looked up as weir-<name>.so in
+ * $WEIR_PLUGIN_PATH and weir's plugin directory), checks its ABI, creates it from
+ * config_json (NULL: "{}") for this trail, and from then on offers it every log and digest
+ * file the trail delivers, and every record when it asks for them. `services` (may be
+ * NULL) gives the plugin a log, metrics and AWS credentials: fill log / counter_add /
+ * gauge_set / aws_credentials and ctx of a zeroed weir_plugin_host with struct_size set;
+ * weir fills the rest. Add sinks before the trail is in use, from one thread: not
+ * concurrently with weir_audit_flush_sinks. The trail owns the sink; weir_audit_close
+ * stops it. Errors name the plugin file (a refused ABI says both versions).
+ */
+WEIR_EXTERN int weir_audit_add_sink(weir_audit *a, const char *plugin, const char *config_json,
+                                    const char *base_dir, const weir_plugin_host *services,
+                                    weir_error *err);
+
+/**
+ * Waits up to timeout_ms in all for the sinks to deliver what they were offered. 0 when
+ * they did; WEIR_EIO naming the first sink that did not (its files stay on disk and are
+ * delivered later). Call it before weir_audit_close when shutting down.
+ */
+WEIR_EXTERN int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err);
+
+/** Flushes (rolls the log file, writes a final digest) and frees. NULL is fine.
+ *  Sinks are stopped without waiting: call weir_audit_flush_sinks first. */
 WEIR_EXTERN void weir_audit_close(weir_audit *a);
 
 #ifdef __cplusplus
