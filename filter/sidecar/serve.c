@@ -262,10 +262,7 @@ static int sinks_open(wr_sc *sc, weir_error *err)
     }
     if (!(sc->sinks = calloc(a->nsinks, sizeof *sc->sinks)))
         return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory");
-    /* relative plugin paths are the configuration file's neighbours */
-    const char *path = sc->cfg->path ? sc->cfg->path : "";
-    const char *slash = strrchr(path, '/');
-    char *base = slash ? wr_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+    /* relative paths are the working directory's, as every path of the configuration */
     int rc = 0;
     for (size_t i = 0; i < a->nsinks && rc == 0; i++) {
         wr_sc_sinkctx *k = &sc->sinks[i];
@@ -279,14 +276,13 @@ static int sinks_open(wr_sc *sc, weir_error *err)
         svc.counter_add = sink_counter;
         svc.gauge_set = sink_gauge;
         svc.aws_credentials = sink_creds;
-        rc = weir_audit_add_sink(sc->audit, a->sinks[i].plugin, a->sinks[i].config_json, base,
+        rc = weir_audit_add_sink(sc->audit, a->sinks[i].plugin, a->sinks[i].config_json, NULL,
                                  &svc, err);
         if (rc == 0) {
             sc->nsinks++;
             wr_log(WR_LOG_INFO, "audit sink started", "plugin", k->label, NULL);
         }
     }
-    free(base);
     return rc;
 }
 

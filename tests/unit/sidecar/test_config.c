@@ -766,6 +766,43 @@ static void test_misc_values(void **state)
     parse_fails_at(y, WEIR_EINVAL, strstr(y, "a123"), "invalid name");
 }
 
+/* audit.sinks: plugin name or path, config block as JSON; roll and flush timings */
+static void test_audit_sinks(void **state)
+{
+    (void)state;
+    wr_sc_config *c = parse_ok("audit:\n  dir: /var/lib/weir\n  roll_seconds: 60\n"
+                               "  sink_flush_timeout_ms: 2500\n  sinks:\n"
+                               "    - plugin: s3-export\n      config:\n        bucket: b\n"
+                               "        path_style: true\n        backoff_initial_ms: 100\n"
+                               "        prefix: \"007/\"\n"
+                               "    - plugin: /opt/weir/weir-other.so\n" UP_MIN);
+    assert_int_equal(c->audit.roll_seconds, 60);
+    assert_int_equal(c->audit.sink_flush_timeout_ms, 2500);
+    assert_int_equal(c->audit.nsinks, 2);
+    assert_string_equal(c->audit.sinks[0].plugin, "s3-export");
+    assert_string_equal(c->audit.sinks[0].config_json,
+                        "{\"bucket\":\"b\",\"path_style\":true,\"backoff_initial_ms\":100,"
+                        "\"prefix\":\"007/\"}");
+    assert_int_equal(c->audit.sinks[0].line, 6);
+    assert_string_equal(c->audit.sinks[1].plugin, "/opt/weir/weir-other.so");
+    assert_string_equal(c->audit.sinks[1].config_json, "{}");
+    wr_sc_config_free(c);
+    c = parse_ok(UP_MIN);
+    assert_int_equal(c->audit.roll_seconds, 300);
+    assert_int_equal(c->audit.sink_flush_timeout_ms, 10000);
+    assert_int_equal(c->audit.nsinks, 0);
+    wr_sc_config_free(c);
+    parse_fails("audit:\n  sinks: {plugin: x}\n" UP_MIN, WEIR_EINVAL, 2, 10,
+                "'sinks' takes a list of { plugin, config } mappings");
+    parse_fails("audit:\n  sinks:\n    - config: {}\n" UP_MIN, WEIR_EINVAL, 3, 7,
+                "an audit sink needs 'plugin'");
+    parse_fails("audit:\n  sinks:\n    - plugin: x\n      conf: {}\n" UP_MIN, WEIR_EINVAL, 4, 7,
+                "conf");
+    parse_fails("audit:\n  sinks:\n    - plugin: x\n      config: [1]\n" UP_MIN, WEIR_EINVAL, 4,
+                15, "'config' takes a mapping");
+    parse_fails("audit:\n  roll_seconds: 0\n" UP_MIN, WEIR_EINVAL, 2, 17, "from 1 to 86400");
+}
+
 /* ------------------------------------------------------------------ environment */
 
 static void test_env_overrides(void **state)
@@ -1094,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_deployment_types),
         cmocka_unit_test(test_deployment_model),
         cmocka_unit_test(test_misc_values),
+        cmocka_unit_test(test_audit_sinks),
         cmocka_unit_test(test_env_overrides),
         cmocka_unit_test(test_env_invalid),
         cmocka_unit_test(test_default_config),
