@@ -1327,7 +1327,11 @@ void weir_audit_close(weir_audit *a)
     if (prepare(a, 0, NULL) == 0 && settle(a, NULL) == 0 && a->chain.key)
         write_digest(a, wr_audit_now(), 0, NULL);
     pthread_mutex_unlock(&a->mu);
-    /* sinks stop; what they have not delivered they find on disk when they start again */
+    /* the final digest was just offered: sinks get as long again as the caller last gave
+     * weir_audit_flush_sinks (an ephemeral disk would lose it otherwise); then they stop,
+     * and what they have not delivered they find on disk when they start again */
+    for (size_t i = 0; i < a->nsinks; i++)
+        wr_psink_flush(a->sinks[i], a->sink_close_ms);
     for (size_t i = 0; i < a->nsinks; i++)
         wr_psink_free(a->sinks[i]);
     free(a->sinks);
@@ -1370,6 +1374,7 @@ int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err)
     pthread_mutex_lock(&a->mu);
     size_t n = a->nsinks;
     wr_psink **v = a->sinks;
+    a->sink_close_ms = timeout_ms;
     pthread_mutex_unlock(&a->mu);
     struct timespec t0;
     mono_now(&t0);

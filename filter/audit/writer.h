@@ -208,6 +208,7 @@ struct weir_audit {
      * and each record, under mu */
     struct wr_psink **sinks;
     size_t nsinks;
+    unsigned sink_close_ms; /* the last weir_audit_flush_sinks timeout: close waits as long */
     atomic_int healthy;
     weir_error last_err; /* the failure the background thread met, for the next caller */
     int bg_failed;

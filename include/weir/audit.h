@@ -152,7 +152,8 @@ WEIR_EXTERN int weir_audit_add_sink(weir_audit *a, const char *plugin, const cha
 WEIR_EXTERN int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err);
 
 /** Flushes (rolls the log file, writes a final digest) and frees. NULL is fine.
- *  Sinks are stopped without waiting: call weir_audit_flush_sinks first. */
+ *  Sinks are given the final digest and as long to deliver it as the timeout of the last
+ *  weir_audit_flush_sinks call (no wait if there was none), then stopped. */
 WEIR_EXTERN void weir_audit_close(weir_audit *a);
 
 #ifdef __cplusplus
