@@ -1,0 +1,23 @@
+# Checks that a plugin module exports weir_plugin_entry and nothing else of its own.
+#   cmake -DMODULE=weir-keywords.so -DNM=nm -P exports.cmake
+execute_process(COMMAND ${NM} -D --defined-only ${MODULE}
+  OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${MODULE}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(found OFF)
+foreach(line ${lines})
+  if(line MATCHES "^[0-9a-fA-F]* *[A-Za-z] (.+)$")
+    set(sym ${CMAKE_MATCH_1})
+    if(sym STREQUAL "weir_plugin_entry")
+      set(found ON)
+    elseif(NOT sym MATCHES "^(_init|_fini|_edata|_end|__bss_start)$")
+      message(FATAL_ERROR "${MODULE} exports ${sym}: only weir_plugin_entry may be exported")
+    endif()
+  endif()
+endforeach()
+if(NOT found)
+  message(FATAL_ERROR "${MODULE} does not export weir_plugin_entry")
+endif()
+message(STATUS "${MODULE}: exports weir_plugin_entry only")
