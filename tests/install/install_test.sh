@@ -102,4 +102,46 @@ run_all cmake-static "$tmp/cmake-build/example_static"
 if ldd "$tmp/cmake-build/example_static" 2>/dev/null | grep -q libweir; then
   fail "example_static links libweir.so"
 fi
+step "plugins from the installed headers alone"
+for f in include/weir/plugin.h "$libdir/weir/plugins/weir-keywords.so" \
+         "$libdir/weir/plugins/weir-s3-export.so"; do
+  [ -e "$prefix/$f" ] || fail "not installed: $f"
+done
+for p in keywords s3-export; do
+  "$cmake" -S "$src/plugins/$p" -B "$tmp/plugin-$p" -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release -DWEIR_BUILD_TESTS=OFF \
+    >"$tmp/plugin-$p.log" 2>&1 || { cat "$tmp/plugin-$p.log"; fail "configuring plugins/$p alone"; }
+  grep -q "$prefix/include" "$tmp/plugin-$p/CMakeCache.txt" ||
+    fail "plugins/$p did not take <weir/plugin.h> from the install prefix"
+  "$cmake" --build "$tmp/plugin-$p" >>"$tmp/plugin-$p.log" 2>&1 ||
+    { cat "$tmp/plugin-$p.log"; fail "building plugins/$p from the installed headers"; }
+  so=$(find "$tmp/plugin-$p" -name "weir-$p.so" | head -n 1)
+  [ -n "$so" ] || fail "plugins/$p built no weir-$p.so"
+  if command -v nm >/dev/null 2>&1; then
+    exports=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | sort -u | tr '\n' ' ')
+    [ "$exports" = "weir_plugin_entry " ] || fail "weir-$p.so exports more than weir_plugin_entry: $exports"
+  fi
+  eval "so_$(echo "$p" | tr - _)=\$so"
+done
+# the installed weir loads the standalone keywords plugin named in a policy
+printf 'Project Falcon\nNightingale\n' >"$tmp/terms.txt"
+cat >"$tmp/kw.yaml" <<YAML
+weir: 1
+name: keywords-install
+detectors:
+  projects:
+    plugin: $so_keywords
+    config: { terms_file: terms.txt }
+    label: PROJECT
+rules:
+  - id: projects
+    detect: projects
+    action: redact
+YAML
+echo "the project falcon ships; nightingales sing" |
+  "$prefix/bin/weir" check -p "$tmp/kw.yaml" >"$tmp/kw.out" 2>&1 || true
+sed 's/^/  | /' "$tmp/kw.out"
+grep -q 'the \[PROJECT\] ships; nightingales sing' "$tmp/kw.out" ||
+  fail "the installed weir did not redact with the standalone keywords plugin"
+
 echo "PASS"
