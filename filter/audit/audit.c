@@ -1348,17 +1348,20 @@ int weir_audit_add_sink(weir_audit *a, const char *plugin, const char *config_js
                             "weir_audit_add_sink: the trail and the plugin are required");
     weir_sink_trail t = {sizeof t, a->dir, a->account, a->region, a->trail};
     wr_psink *s = NULL;
-    int rc = wr_psink_new(&s, plugin, base_dir, config_json, &t, services, err);
-    if (rc)
-        return rc;
+    /* Created and registered with the roller idle and held off: every file is either on
+     * disk when the sink looks for undelivered files, or offered to it afterwards. */
     pthread_mutex_lock(&a->mu);
-    size_t cap = a->nsinks;
-    wr_psink **v = realloc(a->sinks, (cap + 1) * sizeof *v);
+    while (a->rbusy)
+        pthread_cond_wait(&a->roll_cv, &a->mu);
+    int rc = wr_psink_new(&s, plugin, base_dir, config_json, &t, services, err);
+    wr_psink **v = rc ? NULL : realloc(a->sinks, (a->nsinks + 1) * sizeof *v);
     if (v) {
         a->sinks = v;
         a->sinks[a->nsinks++] = s;
     }
     pthread_mutex_unlock(&a->mu);
+    if (rc)
+        return rc;
     if (!v) {
         wr_psink_free(s);
         return wr_error_set(err, WEIR_ENOMEM, NULL, 0, 0, "out of memory adding an audit sink");
@@ -1370,10 +1373,14 @@ int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err)
 {
     if (!a)
         return wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "weir_audit_flush_sinks: no trail");
-    /* sinks are only added, never removed, before close: a snapshot is safe to use unlocked */
+    /* sinks are only removed by close: a copy of the list is safe to use unlocked */
     pthread_mutex_lock(&a->mu);
     size_t n = a->nsinks;
-    wr_psink **v = a->sinks;
+    wr_psink **v = n ? malloc(n * sizeof *v) : NULL;
+    if (v)
+        memcpy(v, a->sinks, n * sizeof *v);
+    else
+        n = 0;
     a->sink_close_ms = timeout_ms;
     pthread_mutex_unlock(&a->mu);
     struct timespec t0;
@@ -1384,11 +1391,15 @@ int weir_audit_flush_sinks(weir_audit *a, unsigned timeout_ms, weir_error *err)
         long long spent = (long long)(now.tv_sec - t0.tv_sec) * 1000 +
                           (now.tv_nsec - t0.tv_nsec) / 1000000;
         unsigned left = spent >= (long long)timeout_ms ? 0 : timeout_ms - (unsigned)spent;
-        if (wr_psink_flush(v[i], left) != 0)
-            return wr_error_set(err, WEIR_EIO, NULL, 0, 0,
-                                "audit sink '%s' still has files to deliver after %u ms; they "
-                                "stay on disk and are delivered when it can",
-                                wr_psink_name(v[i]), timeout_ms);
+        if (wr_psink_flush(v[i], left) != 0) {
+            int rc = wr_error_set(err, WEIR_EIO, NULL, 0, 0,
+                                  "audit sink '%s' still has files to deliver after %u ms; "
+                                  "they stay on disk and are delivered when it can",
+                                  wr_psink_name(v[i]), timeout_ms);
+            free(v);
+            return rc;
+        }
     }
+    free(v);
     return 0;
 }

@@ -18,6 +18,7 @@ struct wr_pdet {
     wr_plugin *pl;
     const weir_plugin *desc;
     void *inst;
+    int created;          /* detector_create succeeded: destroy is owed (inst may be NULL) */
     weir_detector_info info;
     wr_hostblk hb;
     pthread_mutex_t mu;
@@ -55,10 +56,10 @@ int wr_pdet_new(wr_pdet **out, const char *name, const char *base_dir, const cha
                           "detector plugin '%.80s' (%.100s) refused to start: %.150s",
                           d->desc->name ? d->desc->name : "?", wr_plugin_file(d->pl),
                           msg[0] ? msg : "detector_create failed and gave no reason");
-        d->inst = NULL; /* nothing to destroy: create failed */
-        wr_pdet_free(d);
+        wr_pdet_free(d); /* nothing to destroy: create failed */
         return rc;
     }
+    d->created = 1;
     *out = d;
     return 0;
 }
@@ -70,7 +71,7 @@ void wr_pdet_free(wr_pdet *d)
     if (d->desc) {
         for (size_t i = 0; i < d->npool; i++)
             d->desc->detector_scratch_free(d->inst, d->pool[i]);
-        if (d->inst)
+        if (d->created)
             d->desc->detector_destroy(d->inst);
     }
     free(d->pool);
@@ -178,7 +179,7 @@ int wr_pdet_tail(const wr_pdet *d, const char *text, size_t len, size_t from, si
         size_t m = d->info.max_match_len;
         /* a finding that text to come could complete or change (a finding may depend on
          * the character after it) starts within max_len + one character of the end */
-        *earliest = m && len - from > m + 4 ? len - m - 4 : from;
+        *earliest = m && len - from > m && len - from - m > 4 ? len - m - 4 : from;
         return 0;
     }
     int fail;

@@ -71,7 +71,7 @@ int wr_hostblk_init(wr_hostblk *b, const char *path, const char *base_dir, unsig
                     const weir_plugin_host *svc)
 {
     memset(b, 0, sizeof *b);
-    if (svc) {
+    if (svc && svc->struct_size) { /* 0: an embedder that did not say, so nothing is read */
         /* read only what the embedder's struct holds */
         size_t n = svc->struct_size && svc->struct_size < sizeof b->svc ? svc->struct_size
                                                                          : sizeof b->svc;

@@ -8,6 +8,7 @@
  * (dlopen runs a library's constructors; that is the price of any dynamic loading, which
  * is why a plugin file writable by other users is refused.)
  */
+#define _DEFAULT_SOURCE /* realpath */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -192,8 +193,18 @@ int wr_plugin_open(wr_plugin **out, const char *name, const char *base_dir,
         free(file);
         return rc;
     }
+    /* dlopen the file that was checked: an absolute path, never a name the dynamic
+     * loader would look up in its own search path */
+    char *real = realpath(file, NULL);
+    if (!real) {
+        rc = wr_error_set(err, errno == ENOMEM ? WEIR_ENOMEM : WEIR_EIO, NULL, 0, 0,
+                          "cannot load plugin '%.100s': %s", file, strerror(errno));
+        free(file);
+        return rc;
+    }
     dlerror();
-    void *dl = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    free(real);
     if (!dl) {
         const char *why = dlerror();
         rc = wr_error_set(err, WEIR_EINVAL, NULL, 0, 0, "cannot load plugin '%.100s': %.120s",

@@ -12,6 +12,7 @@ struct wr_psink {
     wr_plugin *pl;
     const weir_plugin *desc;
     void *inst;
+    int created; /* sink_create succeeded: destroy is owed (inst may be NULL) */
     wr_hostblk hb;
     char *name;
 };
@@ -44,11 +45,10 @@ int wr_psink_new(wr_psink **out, const char *name, const char *base_dir, const c
                           "audit sink plugin '%.80s' (%.100s) refused to start: %.150s",
                           s->name, wr_plugin_file(s->pl),
                           msg[0] ? msg : "sink_create failed and gave no reason");
-        s->inst = NULL;
-        s->desc = NULL;
         wr_psink_free(s);
         return rc;
     }
+    s->created = 1;
     *out = s;
     return 0;
 }
@@ -77,7 +77,7 @@ void wr_psink_free(wr_psink *s)
 {
     if (!s)
         return;
-    if (s->desc && s->inst)
+    if (s->created)
         s->desc->sink_destroy(s->inst);
     wr_hostblk_release(&s->hb);
     wr_plugin_close(s->pl);

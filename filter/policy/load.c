@@ -683,6 +683,15 @@ static void suggest_detector(const char *s, char *hint, size_t size)
     }
 }
 
+static int label_ok(const char *s)
+{
+    size_t n = strlen(s);
+    int ok = n >= 1 && n <= WR_MAX_NAME;
+    for (const char *q = s; ok && *q; q++)
+        ok = isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '.';
+    return ok;
+}
+
 /* A rule naming a detector of the policy's `detectors:` section: 1 and the rule set, 0
  * when there is none of that name, or an error. */
 static int load_plugin_ref(ctx *c, const wr_ynode *v, wr_rule *rule)
@@ -698,6 +707,15 @@ static int load_plugin_ref(ctx *c, const wr_ynode *v, wr_rule *rule)
             d->pd = NULL;
             const char *entity = d->entity ? d->entity : wr_pdet_entity(pd);
             const char *label = d->label ? d->label : wr_pdet_label(pd);
+            /* what the plugin says goes into findings, redactions and the audit trail */
+            if ((entity && !label_ok(entity)) || (label && !label_ok(label))) {
+                wr_pdet_free(pd);
+                return fail(c, v,
+                            "detector '%.60s': the plugin gave an invalid %s; set '%s:' in "
+                            "the detector (1 to 64 characters from A-Z a-z 0-9 . _ -)",
+                            d->name, entity && !label_ok(entity) ? "entity" : "label",
+                            entity && !label_ok(entity) ? "entity" : "label");
+            }
             if (wr_detector_init_plugin(&c->p->detectors[slot], pd, d->name, entity,
                                         label ? label : entity) != 0)
                 return oom(c);

@@ -250,7 +250,9 @@ static int run_plugin(wr_match_list *out, const wr_detector *d, uint32_t idx, co
     size_t first = out->n;
     plugin_out o = {out, idx};
     int rc = wr_pdet_scan(d->plugin, text, len, plugin_emit, &o);
-    if (rc == 0 && out->n - first > 1)
+    if (rc != 0)
+        out->n = first; /* a failed scan's findings are not trusted */
+    else if (out->n - first > 1)
         qsort(out->v + first, out->n - first, sizeof *out->v, match_cmp);
     return rc;
 }
@@ -634,6 +636,91 @@ static int has_byte(const char *text, size_t len, int byte, int caseless)
     return 0;
 }
 
+/* Runs one detector over text[0..len) (its windows around the shared trigger hits). */
+static int scan_one(wr_match_list *out, const wr_detector *d, uint32_t i, const char *text,
+                    size_t len, wr_hits *hits, wr_tls *tls)
+{
+    int rc = 0;
+    size_t resume = 0;
+    if (d->plugin)
+        return run_plugin(out, d, i, text, len);
+    if (d->triggers & WR_TRIG_ALWAYS) {
+        if (d->required_byte >= 0 &&
+            !has_byte(text, len, d->required_byte, d->required_caseless))
+            return 0;
+        return run_window(out, d, i, text, len, 0, len, len, tls, &resume);
+    }
+    size_t hn = 0;
+    wr_hit *tmp = NULL;
+    const wr_hit *hv = hits_for(hits, d->triggers, &hn, &tmp);
+    if (hits->oom)
+        return WEIR_ENOMEM;
+    if (d->anchor) {
+        /* one anchored attempt per trigger byte, where the detector says a match starts */
+        for (size_t k = 0; k < hn && rc == 0; k++) {
+            for (size_t t = hv[k].start; t < hv[k].end && rc == 0; t++) {
+                size_t start = 0, end = 0;
+                if (t < resume)
+                    continue;
+                int a = d->anchor(text, len, t, &start);
+                if (a == 0 || (a == 1 && start < resume))
+                    continue;
+                if (a == 1) {
+                    rc = run_anchored(out, d, i, text, len, start,
+                                      t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &end);
+                    if (end)
+                        resume = end;
+                } else {
+                    size_t ws = t > d->max_lead ? t - d->max_lead : 0;
+                    if (ws < resume)
+                        ws = resume;
+                    rc = run_window(out, d, i, text, len, ws, t + 1,
+                                    t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &resume);
+                }
+            }
+        }
+    } else {
+        size_t k = 0;
+        while (k < hn && rc == 0) {
+            if (d->one_cluster && hv[k].digits < d->min_digits) {
+                k++; /* too few digits for a match in this cluster */
+                continue;
+            }
+            /* a match starts at most max_lead before its first trigger and ends at
+             * most max_len after it */
+            size_t ws = hv[k].start > d->max_lead ? hv[k].start - d->max_lead : 0;
+            size_t we = hv[k].end + d->max_len;
+            size_t digits = hv[k].digits, last = hv[k].end;
+            /* merge the following hits whose windows overlap */
+            size_t j = k + 1;
+            for (; j < hn; j++) {
+                if (d->one_cluster && hv[j].digits < d->min_digits)
+                    continue;
+                size_t s2 = hv[j].start > d->max_lead ? hv[j].start - d->max_lead : 0;
+                if (s2 > we)
+                    break;
+                if (hv[j].end + d->max_len > we)
+                    we = hv[j].end + d->max_len;
+                digits += hv[j].digits;
+                if (hv[j].end > last)
+                    last = hv[j].end;
+            }
+            if (ws < resume)
+                ws = resume;
+            if (we > len)
+                we = len;
+            /* every match holds min_digits digits, all of them in this window's hits */
+            if (ws <= we && digits >= d->min_digits &&
+                (!d->window || d->window(text, len, ws, last)))
+                rc = run_window(out, d, i, text, len, ws, last,
+                                we + WR_LOOKAHEAD_SLACK, tls, &resume);
+            k = j;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
 int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned char *want,
             size_t ndetectors, const char *text, size_t len, const wr_scan_limits *limits,
             size_t *failed_detector)
@@ -656,102 +743,25 @@ int wr_scan(wr_match_list *out, const wr_detector *detectors, const unsigned cha
         }
     }
 
-    int rc = 0;
-    for (size_t i = 0; i < ndetectors && rc == 0; i++) {
-        const wr_detector *d = &detectors[i];
+    /* A detector that fails (regex limit, plugin error) is reported, and the others still
+     * run: with on_error log the text passes, and it must pass with their redactions. */
+    int first_rc = 0;
+    for (size_t i = 0; i < ndetectors; i++) {
         if (!want[i])
             continue;
-        size_t resume = 0;
-        if (d->plugin) {
-            rc = run_plugin(out, d, (uint32_t)i, text, len);
-            if (rc && failed_detector)
-                *failed_detector = i;
-            continue;
-        }
-        if (d->triggers & WR_TRIG_ALWAYS) {
-            if (d->required_byte >= 0 &&
-                !has_byte(text, len, d->required_byte, d->required_caseless))
-                continue;
-            rc = run_window(out, d, (uint32_t)i, text, len, 0, len, len, tls, &resume);
-            if (rc && failed_detector)
-                *failed_detector = i;
-            continue;
-        }
-        size_t hn = 0;
-        wr_hit *tmp = NULL;
-        const wr_hit *hv = hits_for(&hits, d->triggers, &hn, &tmp);
-        if (hits.oom) {
-            rc = WEIR_ENOMEM;
+        int rc = scan_one(out, &detectors[i], (uint32_t)i, text, len, &hits, tls);
+        if (rc == WEIR_ENOMEM) {
+            first_rc = rc;
             break;
         }
-        if (d->anchor) {
-            /* one anchored attempt per trigger byte, where the detector says a match starts */
-            for (size_t k = 0; k < hn && rc == 0; k++) {
-                for (size_t t = hv[k].start; t < hv[k].end && rc == 0; t++) {
-                    size_t start = 0, end = 0;
-                    if (t < resume)
-                        continue;
-                    int a = d->anchor(text, len, t, &start);
-                    if (a == 0 || (a == 1 && start < resume))
-                        continue;
-                    if (a == 1) {
-                        rc = run_anchored(out, d, (uint32_t)i, text, len, start,
-                                          t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &end);
-                        if (end)
-                            resume = end;
-                    } else {
-                        size_t ws = t > d->max_lead ? t - d->max_lead : 0;
-                        if (ws < resume)
-                            ws = resume;
-                        rc = run_window(out, d, (uint32_t)i, text, len, ws, t + 1,
-                                        t + d->max_len + WR_LOOKAHEAD_SLACK, tls, &resume);
-                    }
-                }
-            }
-        } else {
-            size_t k = 0;
-            while (k < hn && rc == 0) {
-                if (d->one_cluster && hv[k].digits < d->min_digits) {
-                    k++; /* too few digits for a match in this cluster */
-                    continue;
-                }
-                /* a match starts at most max_lead before its first trigger and ends at
-                 * most max_len after it */
-                size_t ws = hv[k].start > d->max_lead ? hv[k].start - d->max_lead : 0;
-                size_t we = hv[k].end + d->max_len;
-                size_t digits = hv[k].digits, last = hv[k].end;
-                /* merge the following hits whose windows overlap */
-                size_t j = k + 1;
-                for (; j < hn; j++) {
-                    if (d->one_cluster && hv[j].digits < d->min_digits)
-                        continue;
-                    size_t s2 = hv[j].start > d->max_lead ? hv[j].start - d->max_lead : 0;
-                    if (s2 > we)
-                        break;
-                    if (hv[j].end + d->max_len > we)
-                        we = hv[j].end + d->max_len;
-                    digits += hv[j].digits;
-                    if (hv[j].end > last)
-                        last = hv[j].end;
-                }
-                if (ws < resume)
-                    ws = resume;
-                if (we > len)
-                    we = len;
-                /* every match holds min_digits digits, all of them in this window's hits */
-                if (ws <= we && digits >= d->min_digits &&
-                    (!d->window || d->window(text, len, ws, last)))
-                    rc = run_window(out, d, (uint32_t)i, text, len, ws, last,
-                                    we + WR_LOOKAHEAD_SLACK, tls, &resume);
-                k = j;
-            }
+        if (rc && !first_rc) {
+            first_rc = rc;
+            if (failed_detector)
+                *failed_detector = i;
         }
-        free(tmp);
-        if (rc && failed_detector)
-            *failed_detector = i;
     }
     hits_free(&hits);
-    return rc;
+    return first_rc;
 }
 
 int wr_scan_tail(const wr_detector *detectors, const unsigned char *want, size_t ndetectors,

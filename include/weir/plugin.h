@@ -29,6 +29,7 @@
  *     in `scratch` (from `detector_scratch_new`), which weir hands to one thread at a time.
  *   - Audit sink functions may be called from any thread, never two at once for one
  *     instance except `sink_flush` (which may run while a file is being offered).
+ *     `sink_file` and `sink_record` run with the trail's lock held: they must not block.
  *   - Host callbacks are thread-safe and valid until the instance is destroyed.
  *
  * See docs/plugins.md for a walk-through and plugins/ for two complete plugins.
@@ -197,9 +198,10 @@ typedef struct weir_plugin {
     int (*sink_create)(const weir_plugin_host *host, const char *config_json,
                        size_t config_len, const weir_sink_trail *trail, void **instance,
                        char *errbuf, size_t errlen);
-    /** Required. A finished log or digest file. Called on weir's audit thread: queue and
-     *  return quickly. Nonzero: not accepted (weir logs it; the sink's own recovery must
-     *  pick the file up later). */
+    /** Required. A finished log or digest file. Called from the thread that delivered it
+     *  (the trail's roller, or a thread recording a call) with the trail's lock held: queue
+     *  and return at once, never wait for the network or a disk sync. Nonzero: not
+     *  accepted; weir does not offer it again (the sink's own recovery must find it). */
     int (*sink_file)(void *instance, const weir_sink_file *file);
     /** Required. Waits up to timeout_ms for everything offered so far to be delivered.
      *  0: all delivered; nonzero: some is still pending. */

@@ -190,6 +190,19 @@ static void test_failing_plugin_blocks(void **state)
     assert_int_equal(weir_result_action(r), WEIR_LOG);
     assert_int_equal(weir_result_finding(r, 0)->kind, WEIR_FINDING_ERROR);
     weir_result_free(r);
+
+    /* the failing plugin does not switch off the rules after it: the email is redacted */
+    const char *t2 = "EXPLODE: mail bob@example.com";
+    assert_int_equal(weir_check(&r, p, NULL, t2, strlen(t2), NULL), 0);
+    assert_int_equal(weir_result_action(r), WEIR_REDACT);
+    assert_string_equal(weir_result_text(r, NULL), "EXPLODE: mail [EMAIL]");
+    assert_int_equal(weir_result_finding_count(r), 2);
+    weir_result_free(r);
+    weir_policy_unref(p);
+    p = plugin_policy("failon", "log", "");
+    assert_int_equal(weir_check(&r, p, NULL, t2, strlen(t2), NULL), 0);
+    assert_int_equal(weir_result_action(r), WEIR_BLOCK); /* on_error: block still wins */
+    weir_result_free(r);
     weir_policy_unref(p);
 
     /* a span outside the text is the plugin's bug: refused the same way */

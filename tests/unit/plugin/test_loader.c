@@ -127,6 +127,15 @@ static void test_missing_and_bad_files(void **state)
     wr_plugin_close(pl);
     unsetenv("WEIR_PLUGIN_PATH");
 
+    /* a relative name without '/' is the file in the working directory that was checked,
+     * not whatever the dynamic loader's search path holds under that name */
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(wr_plugin_open(&pl, "weir-falcon.so", NULL, WEIR_PLUGIN_DETECTOR, &err), 0);
+    wr_plugin_close(pl);
+    assert_int_equal(chdir(cwd), 0);
+
     /* not a shared object */
     char tmp[] = "/tmp/weir-plugin-XXXXXX";
     int fd = mkstemp(tmp);
