@@ -205,13 +205,17 @@ static const char help_serve[] =
     "Admin listener: GET /healthz, /readyz (policy loaded, trail writable, not draining),\n"
     "/metrics (Prometheus). Signals: SIGHUP reloads the policy (so does a change of the\n"
     "policy file; a bad policy is refused and the old one keeps serving); SIGTERM stops\n"
-    "accepting, finishes in-flight requests (drain_timeout_ms) and flushes the trail.\n"
+    "accepting, finishes in-flight requests (drain_timeout_ms) and flushes the trail,\n"
+    "then waits up to audit.sink_flush_timeout_ms for its sinks.\n"
+    "Plugins (docs/plugins.md): detectors named in the policy's `detectors:`, audit sinks\n"
+    "in `audit.sinks` (e.g. s3-export); WEIR_PLUGIN_PATH lists directories searched for\n"
+    "bare plugin names before weir's own plugin directory.\n"
     "Logs are JSON lines on stderr. Environment: WEIR_POLICY, WEIR_ADMIN, WEIR_WORKERS,\n"
     "WEIR_LOG_LEVEL, WEIR_AUDIT_DIR override the file; AWS credentials as the AWS SDKs\n"
     "find them (docs/credentials.md).\n"
     "\n"
-    "Exit status: 0 after a clean shutdown, 2 when the configuration, policy, credentials,\n"
-    "audit trail or a listener cannot be set up.\n";
+    "Exit status: 0 after a clean shutdown, 2 when the configuration, policy, a plugin,\n"
+    "credentials, audit trail or a listener cannot be set up.\n";
 
 static const char help_audit_stats[] =
     "usage: weir audit stats DIR [--since T] [--until T] [--format table|json] [-v]\n"
