@@ -132,6 +132,7 @@ audit:
         endpoint: ${q(front.url)}
         region: us-east-1
         path_style: true
+        allow_http: true        # the local front; real endpoints must be https
         backoff_initial_ms: 100
         backoff_max_ms: 1000
 upstreams:

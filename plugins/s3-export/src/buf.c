@@ -24,7 +24,17 @@ static int s3x_buf_reserve(s3x_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p;
+    if (b->secret) {
+        /* no realloc: it would free the old block without wiping it */
+        if ((p = malloc(cap)) != NULL && b->data) {
+            memcpy(p, b->data, b->len + 1);
+            OPENSSL_cleanse(b->data, b->cap);
+            free(b->data);
+        }
+    } else {
+        p = realloc(b->data, cap);
+    }
     if (!p) {
         b->oom = 1;
         return -1;
@@ -69,14 +79,15 @@ int s3x_buf_printf(s3x_buf *b, const char *fmt, ...)
 
 void s3x_buf_free(s3x_buf *b)
 {
+    if (b->secret && b->data)
+        OPENSSL_cleanse(b->data, b->cap);
     free(b->data);
     memset(b, 0, sizeof *b);
 }
 
 void s3x_buf_wipe(s3x_buf *b)
 {
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->cap);
+    b->secret = 1;
     s3x_buf_free(b);
 }
 

@@ -56,6 +56,23 @@ static int s3x_prefix_char(unsigned char c)
     return c >= 0x20 && c != 0x7f && c != '\\';
 }
 
+/* 1 when the prefix has a "." or ".." segment or an empty one ("//"): curl and S3 would not
+ * agree with the signed path. */
+static int s3x_prefix_segments_bad(const char *prefix)
+{
+    for (const char *seg = prefix; *seg;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if ((n == 0 && end) || (n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 1;
+        if (!end)
+            break;
+        seg = end + 1;
+    }
+    return 0;
+}
+
 static int s3x_kms_char(unsigned char c)
 {
     return c > 0x20 && c < 0x7f;
@@ -117,6 +134,17 @@ static int s3x_cfg_endpoint(s3x_config *cfg, char *err, size_t errlen)
     else
         return s3x_cfg_fail(err, errlen,
                             "s3-export: 'endpoint' must start with https:// or http://");
+    if (host == e + 7 && !cfg->allow_http)
+        return s3x_cfg_fail(err, errlen,
+                            "s3-export: 'endpoint' is http://: signed requests (with any session "
+                            "token) and the answers confirming uploads would travel in cleartext. "
+                            "Use https://, or set \"allow_http\": true for a local S3-compatible "
+                            "server on loopback (tests, development)");
+    if (host == e + 7 && cfg->delete_after_upload)
+        return s3x_cfg_fail(err, errlen,
+                            "s3-export: 'delete_after_upload' is refused with an http:// endpoint: "
+                            "an unauthenticated answer could make the sink delete a log that was "
+                            "never stored");
     size_t n = strlen(host);
     if (n > 0 && host[n - 1] == '/')
         cfg->endpoint[strlen(cfg->endpoint) - 1] = '\0', n--;
@@ -172,7 +200,8 @@ static int s3x_cfg_derive(s3x_config *cfg, bool path_style_given, char *err, siz
 static const char *const s3x_known_keys[] = {
     "bucket", "endpoint", "region", "prefix", "path_style", "delete_after_upload",
     "max_attempts_before_alert", "backoff_initial_ms", "backoff_max_ms", "timeout_ms",
-    "storage_class", "sse", "kms_key_id", "ca_file", "alert_repeat_seconds", NULL};
+    "storage_class", "sse", "kms_key_id", "ca_file", "alert_repeat_seconds", "allow_http",
+    NULL};
 
 static int s3x_cfg_keys(json_t *root, char *err, size_t errlen)
 {
@@ -215,6 +244,8 @@ static int s3x_cfg_values(s3x_config *cfg, json_t *root, bool *ps_given, char *e
                      ps_given, err, errlen) ||
         s3x_cfg_bool(json_object_get(root, "delete_after_upload"), "delete_after_upload",
                      &cfg->delete_after_upload, NULL, err, errlen) ||
+        s3x_cfg_bool(json_object_get(root, "allow_http"), "allow_http", &cfg->allow_http, NULL,
+                     err, errlen) ||
         s3x_cfg_uint(json_object_get(root, "max_attempts_before_alert"),
                      "max_attempts_before_alert", &cfg->max_attempts_before_alert, 1, 1000000, err,
                      errlen) ||
@@ -258,6 +289,11 @@ static int s3x_cfg_check(s3x_config *cfg, char *err, size_t errlen)
     if (cfg->prefix[0] == '/' || !s3x_chars_ok(cfg->prefix, s3x_prefix_char))
         return s3x_cfg_fail(err, errlen, "s3-export: 'prefix' must not start with '/' nor hold "
                                          "control characters or backslashes");
+    if (s3x_prefix_segments_bad(cfg->prefix))
+        return s3x_cfg_fail(err, errlen,
+                            "s3-export: 'prefix' '%.64s' must not hold \".\" or \"..\" segments "
+                            "nor \"//\" (the request path would not be the signed one)",
+                            cfg->prefix);
     if (cfg->storage_class && (!*cfg->storage_class ||
                                !s3x_chars_ok(cfg->storage_class, s3x_class_char)))
         return s3x_cfg_fail(err, errlen,

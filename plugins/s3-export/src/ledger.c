@@ -218,7 +218,7 @@ done:
     return rc;
 }
 
-int s3x_ledger_add(s3x_ledger *l, const char *key)
+int s3x_ledger_append(s3x_ledger *l, const char *key)
 {
     s3x_buf line = {0};
     s3x_buf_printf(&line, "%s\n", key);
@@ -240,13 +240,7 @@ int s3x_ledger_add(s3x_ledger *l, const char *key)
         off += (size_t)w;
     }
     s3x_buf_free(&line);
-    if (fdatasync(l->fd) != 0)
-        return -1;
-    if (s3x_set_add(&l->done, key) != 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return 0;
+    return fdatasync(l->fd) != 0 ? -1 : 0;
 }
 
 void s3x_ledger_close(s3x_ledger *l)

@@ -163,7 +163,7 @@ static struct curl_slist *s3x_put_setup(s3x_http *h, s3x_xfer *x, const s3x_head
                                         const char *auth, const char *url)
 {
     struct curl_slist *list = NULL, *tmp;
-    s3x_buf line = {0};
+    s3x_buf line = {.secret = 1}; /* header lines: the session token */
     for (size_t i = 0; i <= n; i++) {
         line.len = 0;
         if (i < n)
@@ -199,8 +199,9 @@ static struct curl_slist *s3x_put_setup(s3x_http *h, s3x_xfer *x, const s3x_head
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, h->cfg->allow_http ? "http,https" : "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the path sent is the path signed */
     curl_easy_setopt(c, CURLOPT_USERAGENT, "weir-s3-export/0.1");
     if (h->cfg->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg->ca_file);
@@ -247,7 +248,7 @@ void s3x_http_put(s3x_http *h, const s3x_put_object *obj, const s3x_creds *creds
 {
     memset(res, 0, sizeof *res);
     s3x_xfer x = {obj->body, obj->len, 0, {0}, {0}};
-    s3x_buf path = {0}, url = {0}, auth = {0};
+    s3x_buf path = {0}, url = {0}, auth = {.secret = 1};
     struct curl_slist *list = NULL;
     unsigned char md5[16];
     unsigned int md5len = 0;

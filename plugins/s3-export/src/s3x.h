@@ -22,11 +22,16 @@
 
 /* ------------------------------------------------------------------ buf */
 
-/** A growable byte buffer, always NUL-terminated when data != NULL. `oom` is sticky. */
+/**
+ * A growable byte buffer, always NUL-terminated when data != NULL. `oom` is sticky. Set
+ * `secret` before the first append for anything holding secrets: growing then wipes the old
+ * block instead of leaving a copy behind (realloc), and s3x_buf_free wipes it.
+ */
 typedef struct s3x_buf {
     char *data;
     size_t len, cap;
     int oom;
+    int secret;
 } s3x_buf;
 
 /** Appends n bytes. 0, or -1 when out of memory (and oom is set). */
@@ -35,7 +40,7 @@ int s3x_buf_append(s3x_buf *b, const void *p, size_t n);
 int s3x_buf_puts(s3x_buf *b, const char *s);
 /** Appends formatted text. */
 int s3x_buf_printf(s3x_buf *b, const char *fmt, ...) S3X_PRINTF(2, 3);
-/** Frees the data and zeroes the buffer (NULL-safe). */
+/** Frees the data (wiped first when `secret`) and zeroes the buffer (NULL-safe). */
 void s3x_buf_free(s3x_buf *b);
 /** Like s3x_buf_free, wiping the bytes first (for anything holding secrets). */
 void s3x_buf_wipe(s3x_buf *b);
@@ -110,6 +115,7 @@ typedef struct s3x_config {
     char *ca_file;       /**< resolved against the host's base_dir, or NULL */
     bool path_style;
     bool delete_after_upload;
+    bool allow_http;     /**< an http:// endpoint is accepted (tests, local servers) */
     unsigned max_attempts_before_alert;
     unsigned backoff_initial_ms, backoff_max_ms;
     unsigned timeout_ms;
@@ -159,8 +165,11 @@ typedef struct s3x_ledger {
  * keys. `id` names the destination (hash of endpoint, bucket and prefix). 0, or -1 with err.
  */
 int s3x_ledger_open(s3x_ledger *l, const char *root, const char *id, char *err, size_t errlen);
-/** Appends key and fdatasyncs, then adds it to the set. 0, or -1 (errno kept). */
-int s3x_ledger_add(s3x_ledger *l, const char *key);
+/**
+ * Appends key and fdatasyncs (the set is not touched: the caller adds the key to `done`
+ * under its own lock). 0, or -1 (errno kept).
+ */
+int s3x_ledger_append(s3x_ledger *l, const char *key);
 /** Closes and frees. */
 void s3x_ledger_close(s3x_ledger *l);
 

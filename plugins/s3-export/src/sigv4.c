@@ -78,6 +78,7 @@ int s3x_sigv4_canonical_request(const s3x_sigv4_request *rq, s3x_buf *canonical,
                                 s3x_buf *signed_headers)
 {
     int rc = -1;
+    canonical->secret = 1; /* holds the session token */
     s3x_canon_header *h = calloc(rq->n_headers ? rq->n_headers : 1, sizeof *h);
     if (!h)
         return -1;
@@ -93,6 +94,7 @@ int s3x_sigv4_canonical_request(const s3x_sigv4_request *rq, s3x_buf *canonical,
             h[i].name[j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }
         h[i].order = i;
+        h[i].value.secret = 1; /* x-amz-security-token */
         s3x_buf_puts(&h[i].value, "");
         s3x_sigv4_trim(&h[i].value, rq->headers[i].value);
     }
@@ -118,7 +120,7 @@ int s3x_sigv4_canonical_request(const s3x_sigv4_request *rq, s3x_buf *canonical,
 done:
     for (size_t i = 0; i < rq->n_headers; i++) {
         free(h[i].name);
-        s3x_buf_free(&h[i].value);
+        s3x_buf_wipe(&h[i].value);
     }
     free(h);
     return rc;
@@ -144,7 +146,8 @@ int s3x_sigv4_sign(const s3x_sigv4_request *rq, const char *access_key_id, const
                    char sig_hex[65], s3x_buf *authorization)
 {
     int rc = -1;
-    s3x_buf canonical = {0}, signed_headers = {0}, sts = {0}, key = {0};
+    s3x_buf canonical = {.secret = 1}, signed_headers = {.secret = 1}, sts = {.secret = 1},
+            key = {.secret = 1};
     unsigned char k[32], sig[32];
     if (strlen(rq->amz_date) != 16)
         goto done;
@@ -172,8 +175,8 @@ done:
     OPENSSL_cleanse(k, sizeof k);
     OPENSSL_cleanse(sig, sizeof sig);
     s3x_buf_wipe(&key);
-    s3x_buf_free(&canonical);
-    s3x_buf_free(&signed_headers);
-    s3x_buf_free(&sts);
+    s3x_buf_wipe(&canonical);
+    s3x_buf_wipe(&signed_headers);
+    s3x_buf_wipe(&sts);
     return rc;
 }

@@ -1,11 +1,14 @@
 /*
  * sink.c - the s3-export audit sink: queue, upload worker, metrics, plugin entry.
  *
- * sink_file only queues. One worker thread uploads the queue in order; a failed upload is
- * retried forever with capped exponential backoff and jitter, so nothing is dropped. A
- * confirmed upload goes into the ledger (fdatasynced) before a log file is deleted (when
- * delete_after_upload). Digests go up as two objects: the .sig first, then the digest with
- * its signature in x-amz-meta-signature.
+ * sink_file only queues: it takes `mu` for the list only and never waits for I/O. One worker
+ * thread uploads the first queued item that is due; a failed item gets its own capped
+ * exponential backoff with jitter and the others go on (no head-of-line blocking), and it is
+ * retried forever, so nothing is dropped. A run of failures across items also pauses the
+ * worker (same backoff), so an outage is not hammered once per file. The worker owns the item
+ * it works on: uploads, the ledger (fdatasynced) before a log file is deleted (when
+ * delete_after_upload), host logging and metrics all happen without `mu`. Digests go up as
+ * two objects: the .sig first, then the digest with its signature in x-amz-meta-signature.
  */
 #include "s3x.h"
 
@@ -30,8 +33,9 @@
 #define S3X_SIG_MAX 4096
 #define S3X_GAUGE_PERIOD_MS 5000
 
+/* An upload. `prev`/`next` belong to `mu`; the rest, once queued, to the worker only. */
 typedef struct s3x_item {
-    struct s3x_item *next;
+    struct s3x_item *prev, *next;
     int kind;
     char *path, *key, *signature;
     int stage;              /* digests: 0 = .sig to upload, 1 = digest to upload */
@@ -54,12 +58,14 @@ typedef struct s3x_sink {
     pthread_mutex_t mu;
     pthread_cond_t wake;    /* worker: new item or stop */
     pthread_cond_t drained; /* flush: queue changed */
-    s3x_item *head, *tail;
-    size_t pending;
-    size_t failing;
-    int busy;               /* the worker is uploading the head */
+    s3x_item *head, *tail;  /* in queueing order (mu) */
+    size_t pending;         /* mu */
+    size_t failing;         /* mu */
     atomic_int stop;
+    /* worker only */
     uint64_t rng;
+    unsigned streak;        /* failed attempts in a row, whatever the item */
+    int64_t pause_until_ms; /* monotonic: no attempt before (after a failure) */
 } s3x_sink;
 
 /* ------------------------------------------------------------------ host helpers */
@@ -96,13 +102,26 @@ static void s3x_gauge(const s3x_sink *s, const char *name, double v)
         s->host->gauge_set(s->host->ctx, name, v);
 }
 
-/* Called with mu held. */
-static void s3x_gauges(const s3x_sink *s)
+typedef struct s3x_gauge_snap {
+    double pending, failing, oldest;
+} s3x_gauge_snap;
+
+/* Called with mu held: the gauges' values (published later, without mu). */
+static s3x_gauge_snap s3x_gauges_take(const s3x_sink *s)
 {
-    s3x_gauge(s, "pending_files", (double)s->pending);
-    s3x_gauge(s, "failing_files", (double)s->failing);
-    double oldest = s->head ? (double)(s3x_now_ms() - s->head->enqueued_ms) / 1000.0 : 0.0;
-    s3x_gauge(s, "oldest_pending_seconds", oldest < 0 ? 0 : oldest);
+    s3x_gauge_snap g = {(double)s->pending, (double)s->failing, 0.0};
+    if (s->head)
+        g.oldest = (double)(s3x_now_ms() - s->head->enqueued_ms) / 1000.0;
+    if (g.oldest < 0)
+        g.oldest = 0;
+    return g;
+}
+
+static void s3x_gauges_publish(const s3x_sink *s, const s3x_gauge_snap *g)
+{
+    s3x_gauge(s, "pending_files", g->pending);
+    s3x_gauge(s, "failing_files", g->failing);
+    s3x_gauge(s, "oldest_pending_seconds", g->oldest);
 }
 
 /* Credentials from the host, else the environment. 0, or -1 when there are none. */
@@ -241,6 +260,7 @@ static int s3x_enqueue(s3x_sink *s, int kind, const char *path, const char *key,
         s3x_item_free(it);
         return -1;
     }
+    it->prev = s->tail;
     if (s->tail)
         s->tail->next = it;
     else
@@ -250,19 +270,42 @@ static int s3x_enqueue(s3x_sink *s, int kind, const char *path, const char *key,
     return 0;
 }
 
-/* Called with mu held: the head is done (uploaded, or can never be). */
-static void s3x_pop(s3x_sink *s)
+/* Called with mu held: it is done (uploaded, or can never be); the caller frees it. */
+static void s3x_unlink(s3x_sink *s, s3x_item *it)
 {
-    s3x_item *it = s->head;
-    s->head = it->next;
-    if (!s->head)
-        s->tail = NULL;
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        s->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        s->tail = it->prev;
     s->pending--;
     if (it->alerting)
         s->failing--;
     s3x_set_remove(&s->queued, it->key);
-    s3x_item_free(it);
     pthread_cond_broadcast(&s->drained);
+}
+
+/* Called with mu held: the first item (in queueing order) that is due, or NULL with *wait_ms
+ * set to the time until one is (at most the gauge period). */
+static s3x_item *s3x_pick(const s3x_sink *s, int64_t now, int64_t *wait_ms)
+{
+    int64_t wake = now + S3X_GAUGE_PERIOD_MS;
+    if (s->pause_until_ms > now) {
+        if (s->pause_until_ms < wake)
+            wake = s->pause_until_ms;
+    } else {
+        for (s3x_item *it = s->head; it; it = it->next) {
+            if (it->next_ms <= now)
+                return it;
+            if (it->next_ms < wake)
+                wake = it->next_ms;
+        }
+    }
+    *wait_ms = wake - now;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ upload */
@@ -318,7 +361,7 @@ static s3x_up s3x_put_one(s3x_sink *s, const char *path, const char *text,
     return up;
 }
 
-/* One attempt at the head item (without mu). */
+/* One attempt at an item (without mu). */
 static s3x_up s3x_attempt(s3x_sink *s, s3x_item *it, s3x_put_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -350,15 +393,15 @@ static s3x_up s3x_attempt(s3x_sink *s, s3x_item *it, s3x_put_result *res)
     return s3x_put_one(s, it->path, NULL, it->key, "application/gzip", it->signature, res);
 }
 
-/* Called with mu held after a success: ledger, then (logs) delete. */
-static void s3x_done(s3x_sink *s, s3x_item *it)
+/* After a success, without mu: ledger, then (logs) delete. 1 when the ledger has the key. */
+static int s3x_deliver(s3x_sink *s, const s3x_item *it)
 {
-    if (s3x_ledger_add(&s->ledger, it->key) != 0) {
+    if (s3x_ledger_append(&s->ledger, it->key) != 0) {
         s3x_log(s, WEIR_PLUGIN_LOG_ERROR,
                 "s3-export: %s: uploaded, but the ledger %s cannot be written (%s): it will be "
                 "uploaded again after a restart and is not deleted",
                 it->key, s->ledger.path, strerror(errno));
-        return;
+        return 0;
     }
     if (s->cfg.delete_after_upload && it->kind == WEIR_SINK_LOG) {
         if (unlink(it->path) == 0)
@@ -367,6 +410,10 @@ static void s3x_done(s3x_sink *s, s3x_item *it)
             s3x_log(s, WEIR_PLUGIN_LOG_WARN, "s3-export: %s: uploaded but cannot delete: %s",
                     it->path, strerror(errno));
     }
+    if (it->attempts)
+        s3x_log(s, WEIR_PLUGIN_LOG_INFO, "s3-export: %s uploaded after %u failed attempts",
+                it->key, it->attempts);
+    return 1;
 }
 
 static int64_t s3x_backoff_ms(s3x_sink *s, unsigned attempts)
@@ -381,41 +428,90 @@ static int64_t s3x_backoff_ms(s3x_sink *s, unsigned attempts)
     return (int64_t)(d - half + (half ? s->rng % (half + 1) : 0)); /* [d/2, d] */
 }
 
-/* Called with mu held after a failed attempt. */
-static void s3x_failed(s3x_sink *s, s3x_item *it, const s3x_put_result *res)
+/* After a failed attempt, without mu: the item's backoff, the worker's pause, counting and
+ * logging. 1 when the item has just crossed the alert threshold. */
+static int s3x_failed(s3x_sink *s, s3x_item *it, const s3x_put_result *res)
 {
     int64_t now = s3x_now_ms();
     it->attempts++;
+    s->streak++;
     s3x_count(s, "upload_failures", 1);
     int64_t delay = s3x_backoff_ms(s, it->attempts);
     it->next_ms = now + delay;
+    s->pause_until_ms = now + s3x_backoff_ms(s, s->streak);
     char what[400];
     if (res->status)
         snprintf(what, sizeof what, "HTTP %ld %s: %s", res->status, res->code, res->message);
     else
         snprintf(what, sizeof what, "%s: %s", res->code, res->message);
-    if (it->attempts >= s->cfg.max_attempts_before_alert) {
-        if (!it->alerting) {
-            it->alerting = 1;
-            s->failing++;
-            s3x_count(s, "files_alerted", 1);
-        }
-        if (it->last_alert_ms == 0 ||
-            now - it->last_alert_ms >= (int64_t)s->cfg.alert_repeat_seconds * 1000) {
-            it->last_alert_ms = now;
-            s3x_log(s, WEIR_PLUGIN_LOG_ERROR,
-                    "s3-export: %s not uploaded to s3://%s/%s%s after %u attempts (%s); retrying "
-                    "every %u ms at most, the file stays on disk",
-                    it->key, s->cfg.bucket, s->cfg.prefix, it->key, it->attempts, what,
-                    s->cfg.backoff_max_ms);
-            return;
-        }
+    if (it->attempts < s->cfg.max_attempts_before_alert) {
+        s3x_log(s, WEIR_PLUGIN_LOG_WARN,
+                "s3-export: %s: upload attempt %u failed (%s); retry in %lld ms", it->key,
+                it->attempts, what, (long long)delay);
+        return 0;
+    }
+    int first = !it->alerting;
+    if (first) {
+        it->alerting = 1;
+        s3x_count(s, "files_alerted", 1);
+    }
+    if (it->last_alert_ms == 0 ||
+        now - it->last_alert_ms >= (int64_t)s->cfg.alert_repeat_seconds * 1000) {
+        it->last_alert_ms = now;
+        s3x_log(s, WEIR_PLUGIN_LOG_ERROR,
+                "s3-export: %s not uploaded to s3://%s/%s%s after %u attempts (%s); retrying "
+                "every %u ms at most, the file stays on disk",
+                it->key, s->cfg.bucket, s->cfg.prefix, it->key, it->attempts, what,
+                s->cfg.backoff_max_ms);
+    } else {
         s3x_log(s, WEIR_PLUGIN_LOG_DEBUG, "s3-export: %s: attempt %u failed (%s)", it->key,
                 it->attempts, what);
+    }
+    return first;
+}
+
+/* What became of one attempt, applied to the queue under mu. */
+typedef struct s3x_outcome {
+    s3x_up up;
+    int ledgered;  /* S3X_UP_OK: the key is in the ledger file */
+    int new_alert; /* S3X_UP_RETRY: the item just crossed the alert threshold */
+    int aborted;   /* stopped by destroy: not a failure */
+} s3x_outcome;
+
+/* One attempt at it and everything that follows, without mu (the worker owns it). */
+static s3x_outcome s3x_process(s3x_sink *s, s3x_item *it)
+{
+    s3x_outcome o = {S3X_UP_RETRY, 0, 0, 0};
+    s3x_put_result res;
+    o.up = s3x_attempt(s, it, &res);
+    if (o.up == S3X_UP_RETRY && atomic_load(&s->stop)) {
+        o.aborted = 1;
+    } else if (o.up == S3X_UP_OK) {
+        s->streak = 0;
+        o.ledgered = s3x_deliver(s, it);
+    } else if (o.up == S3X_UP_GONE) {
+        s3x_count(s, "files_unreadable", 1);
+        s3x_log(s, WEIR_PLUGIN_LOG_ERROR, "s3-export: %s cannot be uploaded (%s: %s); skipped",
+                it->key, res.code, res.message);
+    } else {
+        o.new_alert = s3x_failed(s, it, &res);
+    }
+    return o;
+}
+
+/* Called with mu held: applies an outcome to the queue. */
+static void s3x_settle(s3x_sink *s, s3x_item *it, const s3x_outcome *o)
+{
+    if (o->up == S3X_UP_RETRY) {
+        if (o->new_alert)
+            s->failing++;
         return;
     }
-    s3x_log(s, WEIR_PLUGIN_LOG_WARN, "s3-export: %s: upload attempt %u failed (%s); retry in %lld ms",
-            it->key, it->attempts, what, (long long)delay);
+    /* out of memory here only costs a harmless re-upload if the file is offered again */
+    if (o->ledgered)
+        (void)s3x_set_add(&s->ledger.done, it->key);
+    s3x_unlink(s, it);
+    s3x_item_free(it);
 }
 
 static void s3x_wait_ms(s3x_sink *s, int64_t ms)
@@ -431,45 +527,28 @@ static void s3x_wait_ms(s3x_sink *s, int64_t ms)
     pthread_cond_timedwait(&s->wake, &s->mu, &ts);
 }
 
+/* mu is held only to pick an item, wait, read the gauges and settle an outcome. The wait
+ * follows the pick under the same hold, so no wake-up is lost. */
 static void *s3x_worker(void *arg)
 {
     s3x_sink *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!atomic_load(&s->stop)) {
-        s3x_gauges(s);
-        if (!s->head) {
-            s3x_wait_ms(s, S3X_GAUGE_PERIOD_MS);
-            continue;
-        }
-        s3x_item *it = s->head;
-        int64_t now = s3x_now_ms();
-        if (it->next_ms > now) {
-            int64_t d = it->next_ms - now;
-            s3x_wait_ms(s, d < S3X_GAUGE_PERIOD_MS ? d : S3X_GAUGE_PERIOD_MS);
-            continue;
-        }
-        s->busy = 1;
+        int64_t wait = 0;
+        s3x_item *it = s3x_pick(s, s3x_now_ms(), &wait);
+        if (!it)
+            s3x_wait_ms(s, wait);
+        s3x_gauge_snap g = s3x_gauges_take(s);
         pthread_mutex_unlock(&s->mu);
-        s3x_put_result res;
-        s3x_up up = s3x_attempt(s, it, &res);
+        s3x_gauges_publish(s, &g);
+        s3x_outcome o = {S3X_UP_RETRY, 0, 0, 1};
+        if (it && !atomic_load(&s->stop))
+            o = s3x_process(s, it);
         pthread_mutex_lock(&s->mu);
-        s->busy = 0;
-        if (up == S3X_UP_RETRY && atomic_load(&s->stop))
-            break; /* aborted by destroy: not a failure */
-        if (up == S3X_UP_OK) {
-            s3x_done(s, it);
-            if (it->attempts)
-                s3x_log(s, WEIR_PLUGIN_LOG_INFO, "s3-export: %s uploaded after %u failed attempts",
-                        it->key, it->attempts);
-            s3x_pop(s);
-        } else if (up == S3X_UP_GONE) {
-            s3x_count(s, "files_unreadable", 1);
-            s3x_log(s, WEIR_PLUGIN_LOG_ERROR, "s3-export: %s cannot be uploaded (%s: %s); skipped",
-                    it->key, res.code, res.message);
-            s3x_pop(s);
-        } else {
-            s3x_failed(s, it, &res);
-        }
+        if (it && o.aborted)
+            break;
+        if (it)
+            s3x_settle(s, it, &o);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -628,6 +707,7 @@ static int s3x_sink_create(const weir_plugin_host *host, const char *config_json
         s3x_sink_free(s);
         return -1;
     }
+    size_t queued = s->pending;
     if (pthread_create(&s->worker, NULL, s3x_worker, s) != 0) {
         snprintf(errbuf, errlen, "s3-export: cannot start the upload thread");
         s3x_sink_free(s);
@@ -635,7 +715,7 @@ static int s3x_sink_create(const weir_plugin_host *host, const char *config_json
     }
     s->worker_started = 1;
     s3x_log(s, WEIR_PLUGIN_LOG_INFO, "s3-export: shipping %s to %s%s/%s (region %s), %zu queued",
-            s->root, s->cfg.base_url, s->cfg.path_base, s->cfg.prefix, s->cfg.region, s->pending);
+            s->root, s->cfg.base_url, s->cfg.path_base, s->cfg.prefix, s->cfg.region, queued);
     *instance = s;
     return 0;
 }
@@ -653,12 +733,10 @@ static int s3x_sink_file(void *instance, const weir_sink_file *file)
     if (file->kind == WEIR_SINK_DIGEST &&
         file->struct_size >= offsetof(weir_sink_file, signature) + sizeof(const char *))
         sig = file->signature;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->mu); /* the worker holds it only for list work, never for I/O */
     int r = s3x_enqueue(s, (int)file->kind, file->path, file->key, sig);
-    if (r == 0) {
-        pthread_cond_signal(&s->wake);
-        s3x_gauges(s);
-    }
+    if (r == 0)
+        pthread_cond_signal(&s->wake); /* the worker publishes the gauges */
     pthread_mutex_unlock(&s->mu);
     return r < 0 ? -1 : 0;
 }

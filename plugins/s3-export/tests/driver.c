@@ -3,20 +3,26 @@
  * checks) with a test host, creates the sink on a trail, offers files, flushes, destroys.
  *
  *   driver PLUGIN ROOT CONFIG_JSON [--offer log:KEY | --offer digest:KEY[:SIGHEX]]...
- *          [--host-creds AKID:SECRET] [--flush-ms N] [--account A] [--region R] [--stdin]
+ *          [--host-creds AKID:SECRET] [--flush-ms N] [--account A] [--region R]
+ *          [--slow-log-ms N] [--stdin]
  *
  * --stdin: after create, reads offers from stdin ("log KEY" | "digest KEY [SIGHEX]" per line,
- * KEY relative to ROOT) until EOF, then flushes (--stdin must come last).
+ * KEY relative to ROOT) until EOF, then flushes (--stdin must come last). A "metrics" line
+ * prints the metrics so far ("metrics-now {json}").
+ * --slow-log-ms N: the host's log callback sleeps N ms on every WARN or ERROR (a slow log
+ * sink), to show that sink_file never waits for the worker's logging.
  *
  * Logs go to stderr as "[level] message"; stdout gets "create: ok" or "create failed: why",
- * "flush: RC" and "metrics {json}" (counters summed, gauges last value). Exit 0 when the
- * flush returned 0, 2 when create failed, 3 when the flush timed out, 1 on usage errors.
+ * "offer-max-ms N" (the longest sink_file call), "flush: RC" and "metrics {json}" (counters
+ * summed, gauges last value). Exit 0 when the flush returned 0, 2 when create failed, 3 when
+ * the flush timed out, 1 on usage errors.
  */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "weir/plugin.h"
 
@@ -32,6 +38,14 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static metric g_metrics[MAX_METRICS];
 static size_t g_n;
 static const char *g_akid, *g_secret;
+static unsigned g_slow_log_ms;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
 
 static metric *metric_get(const char *name, int gauge)
 {
@@ -51,6 +65,34 @@ static void host_log(void *ctx, weir_plugin_log_level level, const char *message
     (void)ctx;
     static const char *const names[] = {"error", "warn", "info", "debug"};
     fprintf(stderr, "[%s] %s\n", level <= WEIR_PLUGIN_LOG_DEBUG ? names[level] : "?", message);
+    if (g_slow_log_ms && level <= WEIR_PLUGIN_LOG_WARN) {
+        struct timespec ts = {(time_t)(g_slow_log_ms / 1000), (long)(g_slow_log_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void metrics_print(const char *label)
+{
+    pthread_mutex_lock(&g_mu);
+    printf("%s {", label);
+    for (size_t i = 0; i < g_n; i++)
+        printf("%s\"%s\":%.3f", i ? "," : "", g_metrics[i].name, g_metrics[i].value);
+    printf("}\n");
+    pthread_mutex_unlock(&g_mu);
+    fflush(stdout);
+}
+
+static double g_offer_max_ms;
+
+/* sink_file, timed */
+static int offer(const weir_plugin *p, void *inst, const weir_sink_file *f)
+{
+    double t0 = now_ms();
+    int rc = p->sink_file(inst, f);
+    double ms = now_ms() - t0;
+    if (ms > g_offer_max_ms)
+        g_offer_max_ms = ms;
+    return rc;
 }
 
 static void host_counter(void *ctx, const char *name, uint64_t delta)
@@ -104,6 +146,8 @@ int main(int argc, char **argv)
             account = argv[i + 1];
         else if (strcmp(argv[i], "--region") == 0)
             region = argv[i + 1];
+        else if (strcmp(argv[i], "--slow-log-ms") == 0)
+            g_slow_log_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
     }
 
     void *so = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
@@ -162,7 +206,7 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/%s", root, key);
         weir_sink_file f = {sizeof f, digest ? WEIR_SINK_DIGEST : WEIR_SINK_LOG, path, key,
                             sig, sig ? "SHA256withRSA" : NULL};
-        int rc = p->sink_file(inst, &f);
+        int rc = offer(p, inst, &f);
         printf("offer %s: %d\n", key, rc);
     }
     fflush(stdout);
@@ -171,29 +215,26 @@ int main(int argc, char **argv)
         char line[4096];
         while (fgets(line, sizeof line, stdin)) {
             char kind[16] = "", key[2048] = "", sig[1100] = "";
-            if (sscanf(line, "%15s %2047s %1099s", kind, key, sig) < 2)
+            int got = sscanf(line, "%15s %2047s %1099s", kind, key, sig);
+            if (got == 1 && strcmp(kind, "metrics") == 0)
+                metrics_print("metrics-now");
+            if (got < 2)
                 continue;
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", root, key);
             int digest = strcmp(kind, "digest") == 0;
             weir_sink_file f = {sizeof f, digest ? WEIR_SINK_DIGEST : WEIR_SINK_LOG, path, key,
                                 sig[0] ? sig : NULL, sig[0] ? "SHA256withRSA" : NULL};
-            printf("offer %s: %d\n", key, p->sink_file(inst, &f));
+            printf("offer %s: %d\n", key, offer(p, inst, &f));
             fflush(stdout);
         }
     }
 
+    printf("offer-max-ms %.1f\n", g_offer_max_ms);
     int frc = p->sink_flush(inst, flush_ms);
     printf("flush: %d\n", frc);
     p->sink_destroy(inst);
-
-    pthread_mutex_lock(&g_mu);
-    printf("metrics {");
-    for (size_t i = 0; i < g_n; i++)
-        printf("%s\"%s\":%.3f", i ? "," : "", g_metrics[i].name, g_metrics[i].value);
-    printf("}\n");
-    pthread_mutex_unlock(&g_mu);
-    fflush(stdout);
+    metrics_print("metrics");
     dlclose(so);
     return frc == 0 ? 0 : 3;
 }

@@ -3,7 +3,8 @@
 //
 //   node s3_test.mjs <tests/e2e/package.json> <case> <weir-s3-export.so> <driver>
 //
-// Cases: happy | retry | badsig | restart | config. Each starts s3rver and the front on port 0,
+// Cases: happy | retry | badsig | restart | config | hol | nostall. Each starts s3rver and the
+// front on port 0 (HTTPS with a throw-away certificate where delete_after_upload is used),
 // writes a trail (gzip logs, digests with .sig files) in a temp directory, runs the C driver
 // (tests/driver.c) that loads the plugin like weir does, and checks the bucket with
 // @aws-sdk/client-s3. Exit 0: pass; 1: fail.
@@ -14,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startS3 as startS3At, startFront as startFrontAt } from './s3front.mjs';
+import { startS3 as startS3At, startFront as startFrontAt, makeTlsCert } from './s3front.mjs';
 
 const [pkgJson, caseName, pluginPath, driverPath] = process.argv.slice(2);
 if (!pkgJson || !caseName || !pluginPath || !driverPath) {
@@ -105,7 +106,14 @@ const exists = (root, key) => fs.existsSync(path.join(root, key));
 // ---------------------------------------------------------------- s3rver + verifying front
 
 const startS3 = () => startS3At({ dir: path.join(tmpRoot, 's3rver'), bucket: BUCKET });
-const startFront = (s3, { secret = SECRET } = {}) => startFrontAt(s3, { accessKeyId: AKID, secret, region: REGION, bucket: BUCKET });
+let tlsCert = null;
+/** The front; `tls: true` makes it HTTPS (front.caFile is its certificate, for ca_file). */
+async function startFront(s3, { secret = SECRET, tls = false, refuseKeys = null } = {}) {
+    if (tls && !tlsCert) tlsCert = makeTlsCert(path.join(tmpRoot, 'tls'));
+    const front = await startFrontAt(s3, { accessKeyId: AKID, secret, region: REGION, bucket: BUCKET, refuseKeys, tls: tls ? tlsCert : null });
+    if (tls) front.caFile = tlsCert.certFile;
+    return front;
+}
 
 // ---------------------------------------------------------------- driver
 
@@ -118,8 +126,10 @@ function baseEnv(extra = {}) {
 }
 const credEnv = () => baseEnv({ AWS_ACCESS_KEY_ID: AKID, AWS_SECRET_ACCESS_KEY: SECRET });
 
+/** The sink's config for a front: allow_http for an http:// front, its CA for an https:// one. */
 function config(front, extra = {}) {
-    return JSON.stringify({ bucket: BUCKET, region: REGION, endpoint: front.url, prefix: PREFIX, backoff_initial_ms: 100, backoff_max_ms: 400, timeout_ms: 10000, ...extra });
+    const transport = front.url.startsWith('http:') ? { allow_http: true } : { ca_file: front.caFile };
+    return JSON.stringify({ bucket: BUCKET, region: REGION, endpoint: front.url, prefix: PREFIX, backoff_initial_ms: 100, backoff_max_ms: 400, timeout_ms: 10000, ...transport, ...extra });
 }
 
 /** Runs the driver; `offers` (lines) are written to stdin once it says "create: ok". */
@@ -153,6 +163,16 @@ function runDriver(root, cfg, { env = credEnv(), args = [], offers = null, onSta
         });
     });
     return out;
+}
+
+/** Asks a running driver (manualStdin) for its metrics so far. */
+async function metricsNow(run) {
+    const count = () => (run.stdout.match(/^metrics-now /gm) || []).length;
+    const n = count();
+    run.child.stdin.write('metrics\n');
+    await waitFor(() => count() > n || run.code !== null, 10000, 'metrics-now');
+    const all = [...run.stdout.matchAll(/^metrics-now (\{.*\})$/gm)];
+    return all.length ? JSON.parse(all[all.length - 1][1]) : {};
 }
 
 function asanClean(out, what) {
@@ -244,7 +264,7 @@ async function caseHappy(s3) {
 }
 
 async function caseRetry(s3) {
-    const front = await startFront(s3);
+    const front = await startFront(s3, { tls: true });
     front.mode = 'refuse';
     const root = newTrail('retry');
     const logs = [makeLog(root, 1), makeLog(root, 2)];
@@ -281,7 +301,7 @@ async function caseRetry(s3) {
 }
 
 async function caseBadSig(s3) {
-    const front = await startFront(s3, { secret: 'another-secret-the-server-expects' });
+    const front = await startFront(s3, { secret: 'another-secret-the-server-expects', tls: true });
     const root = newTrail('badsig');
     const logs = [makeLog(root, 1)];
     const dg = makeDigest(root, 1);
@@ -311,7 +331,7 @@ async function caseBadSig(s3) {
     front.server.closeAllConnections();
     front.server.close();
     // The operator fixes the credentials: the next create finds the files again.
-    const good = await startFront(s3);
+    const good = await startFront(s3, { tls: true });
     const out2 = await runDriver(root, config(good, { delete_after_upload: true })).done;
     check(out2.code === 0, 'badsig: after a fix, the next run delivers everything', out2.stdout + out2.stderr);
     asanClean(out2, 'badsig rerun');
@@ -370,6 +390,13 @@ async function caseConfig() {
         ['not JSON', '{bucket:', credEnv(), 'not valid JSON'],
         ['bad number', config(front, { backoff_initial_ms: -1 }), credEnv(), "'backoff_initial_ms' must be an integer"],
         ['backoff order', config(front, { backoff_initial_ms: 5000, backoff_max_ms: 100 }), credEnv(), "'backoff_max_ms' must be at least"],
+        ['http endpoint without allow_http', config(front, { allow_http: undefined }), credEnv(), "'endpoint' is http://: signed requests"],
+        ['delete_after_upload over http', config(front, { delete_after_upload: true }), credEnv(), "'delete_after_upload' is refused with an http:// endpoint"],
+        ['allow_http not a boolean', config(front, { allow_http: 'yes' }), credEnv(), "'allow_http' must be true or false"],
+        ['prefix with a .. segment', config(front, { prefix: 'org/../prod/' }), credEnv(), `must not hold "." or ".." segments nor "//"`],
+        ['prefix with a . segment', config(front, { prefix: './prod/' }), credEnv(), `must not hold "." or ".." segments nor "//"`],
+        ['prefix ending in ..', config(front, { prefix: 'org/..' }), credEnv(), `must not hold "." or ".." segments nor "//"`],
+        ['prefix with //', config(front, { prefix: 'org//prod/' }), credEnv(), `must not hold "." or ".." segments nor "//"`],
     ];
     for (const [what, cfg, env, want] of cases) {
         const out = await runDriver(root, cfg, { env }).done;
@@ -377,13 +404,82 @@ async function caseConfig() {
         asanClean(out, `config ${what}`);
     }
     // region from AWS_REGION is accepted; credentials from the environment
-    const ok = await runDriver(root, JSON.stringify({ bucket: BUCKET, endpoint: front.url }), { env: { ...credEnv(), AWS_REGION: REGION }, args: ['--flush-ms', '0'] }).done;
+    const ok = await runDriver(root, JSON.stringify({ bucket: BUCKET, endpoint: front.url, allow_http: true }), { env: { ...credEnv(), AWS_REGION: REGION }, args: ['--flush-ms', '0'] }).done;
     check(ok.code === 0 && ok.stdout.includes('create: ok'), 'config: region from AWS_REGION, credentials from the environment', ok.stdout + ok.stderr);
+    // https with delete_after_upload, and dots inside prefix segments, are fine
+    const tls = JSON.stringify({ bucket: BUCKET, region: REGION, endpoint: 'https://127.0.0.1:9', delete_after_upload: true, prefix: 'a.b/..c/.d./' });
+    const ok2 = await runDriver(root, tls, { args: ['--flush-ms', '0'] }).done;
+    check(ok2.code === 0 && ok2.stdout.includes('create: ok'), 'config: https endpoint with delete_after_upload and a prefix with dotted names accepted', ok2.stdout + ok2.stderr);
+    asanClean(ok2, 'config https');
+}
+
+async function caseHol(s3) {
+    const root = newTrail('hol');
+    const bad = makeLog(root, 1); // the oldest file: first in the queue
+    const good = [makeLog(root, 2), makeLog(root, 3)];
+    const dg = makeDigest(root, 1);
+    const front = await startFront(s3, { refuseKeys: new Set([PREFIX + bad]) });
+    const run = runDriver(root, config(front, { max_attempts_before_alert: 2, alert_repeat_seconds: 1 }), { manualStdin: true, args: ['--flush-ms', '30000'] });
+    await waitFor(() => run.stdout.includes('create: ok') || run.code !== null, 20000, 'create');
+    const later = makeLog(root, 4); // offered while the first one keeps failing
+    run.child.stdin.write(`log ${later}\n`);
+    const others = [...good, later, dg.key, dg.key + '.sig'];
+    await waitFor(() => others.every((k) => front.putsFor(PREFIX + k) === 1) && front.denied.length >= 3, 20000, 'the other files uploaded while one key is refused');
+    check(front.putsFor(PREFIX + bad) === 0 && front.denied.every((r) => decodeURIComponent(r.path) === `/${BUCKET}/${PREFIX}${bad}`), 'hol: only the refused file is held back; every other file is uploaded');
+    let m = {};
+    const end = Date.now() + 15000;
+    while (Date.now() < end && !(m.failing_files === 1 && m.pending_files === 1)) {
+        m = await metricsNow(run);
+        if (!(m.failing_files === 1 && m.pending_files === 1)) await sleep(100);
+    }
+    check(m.failing_files === 1 && m.pending_files === 1 && m.files_alerted === 1, 'hol: the refused file is counted as failing (failing_files 1, pending_files 1, files_alerted 1)', m);
+    check(m.oldest_pending_seconds > 0, 'hol: oldest_pending_seconds counts the held-back file', m);
+    check(m.upload_failures >= 2 && m.uploads === others.length, 'hol: its failures counted, the others uploaded', m);
+    check(run.stderr.split('\n').some((l) => l.startsWith(`[error] s3-export: ${bad} not uploaded`) && /after 2 attempts \(HTTP 403 AccessDenied/.test(l)), 'hol: ERROR at the threshold names the refused file and the S3 code', run.stderr);
+    check(exists(root, bad), 'hol: the refused file stays on disk');
+    const denied = front.denied.length;
+    front.refuseKeys = null; // the operator fixes the policy
+    run.child.stdin.end();
+    const out = await run.done;
+    check(out.code === 0, 'hol: once allowed, the held-back file is uploaded and flush completes', out.stdout + out.stderr);
+    asanClean(out, 'hol');
+    check(front.putsFor(PREFIX + bad) === 1 && others.every((k) => front.putsFor(PREFIX + k) === 1), 'hol: every object PUT once with success');
+    check(denied >= 3 && front.denied.length >= denied, 'hol: the refused file was retried (each attempt refused)', denied);
+    check(out.metrics.failing_files === 0 && out.metrics.pending_files === 0, 'hol: gauges back to 0', out.metrics);
+    check(out.stderr.includes(`${bad} uploaded after`), 'hol: recovery logged', out.stderr);
+    await checkBucket(s3, root, [bad, ...others], {}, 'hol');
+    const ledger = ledgerKeys(root);
+    check([bad, ...good, later, dg.key].every((k) => ledger.includes(k)), 'hol: ledger lists every file', ledger);
+    front.server.close();
+}
+
+async function caseNostall(s3) {
+    const root = newTrail('nostall');
+    const first = makeLog(root, 1);
+    const front = await startFront(s3);
+    front.mode = 'refuse';
+    // the host's log callback takes 2.5 s for each WARN/ERROR (a slow log sink)
+    const run = runDriver(root, config(front), { manualStdin: true, args: ['--slow-log-ms', '2500', '--flush-ms', '30000'] });
+    await waitFor(() => run.stdout.includes('create: ok') || run.code !== null, 20000, 'create');
+    await waitFor(() => /upload attempt 1 failed/.test(run.stderr) || run.code !== null, 20000, 'a failed attempt being logged');
+    // the worker is inside the slow log call now: offers must not wait for it
+    const later = [makeLog(root, 2), makeLog(root, 3)];
+    run.child.stdin.write(later.map((k) => `log ${k}`).join('\n') + '\n');
+    await waitFor(() => later.every((k) => run.stdout.includes(`offer ${k}: 0`)) || run.code !== null, 20000, 'the offers answered');
+    front.mode = 'ok';
+    run.child.stdin.end();
+    const out = await run.done;
+    const max = /offer-max-ms ([\d.]+)/.exec(out.stdout);
+    check(max && +max[1] < 1000, `nostall: sink_file returns at once while the worker is in a 2.5 s log call (longest ${max?.[1]} ms)`, out.stdout);
+    check(out.code === 0 && out.metrics.uploads === 3, 'nostall: everything uploaded once the server is back', out.stdout + out.stderr);
+    asanClean(out, 'nostall');
+    await checkBucket(s3, root, [first, ...later], {}, 'nostall');
+    front.server.close();
 }
 
 // ---------------------------------------------------------------- main
 
-const cases = { happy: caseHappy, retry: caseRetry, badsig: caseBadSig, restart: caseRestart, config: caseConfig };
+const cases = { happy: caseHappy, retry: caseRetry, badsig: caseBadSig, restart: caseRestart, config: caseConfig, hol: caseHol, nostall: caseNostall };
 if (!cases[caseName]) {
     console.error(`unknown case ${caseName}`);
     process.exit(1);

@@ -6,10 +6,18 @@
 //   const s3 = await startS3({ dir, bucket });      // {server, url, port, client}
 //   const front = await startFront(s3, { accessKeyId, secret, region, bucket });
 //   front.url, front.mode = 'ok' | 'refuse' | 'hang', front.puts, front.putsFor(key)
+// Optional (startFront's options):
+//   refuseKeys: a Set of object keys (prefix included) or a predicate (key) => bool: PUTs of
+//     those keys get 403 AccessDenied (recorded in front.denied); front.refuseKeys can be
+//     changed (or set to null) later.
+//   tls: { key, cert } (PEM): the front speaks HTTPS (front.url is https://127.0.0.1:port);
+//     makeTlsCert(dir) writes a self-signed certificate for 127.0.0.1 with the openssl CLI.
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,13 +88,42 @@ async function verifyS3SigV4(req, rawPath, body, { accessKeyId, secret, region }
 }
 
 /**
+ * A self-signed certificate for 127.0.0.1 (and localhost) in dir: {key, cert, certFile}
+ * (PEM strings and the certificate's path, for the plugin's ca_file). Needs the openssl CLI.
+ */
+export function makeTlsCert(dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    const keyFile = path.join(dir, 'front.key'), certFile = path.join(dir, 'front.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    return { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8'), certFile };
+}
+
+/** The object key of a path-style request path, or null. */
+function objectKey(rawPath, bucket) {
+    const p = `/${bucket}/`;
+    try {
+        return rawPath.startsWith(p) ? decodeURIComponent(rawPath.slice(p.length)) : null;
+    } catch {
+        return null;
+    }
+}
+
+/**
  * The front: every request is verified (SigV4 for S3, x-amz-content-sha256, Content-MD5) and
  * proxied to s3rver. `mode` decides per request: 'ok', 'refuse' (alternating 503 SlowDown and
- * a dropped connection). Records every PUT.
+ * a dropped connection). `refuseKeys` (Set or predicate) denies PUTs of some keys with 403
+ * AccessDenied. `tls` makes it an HTTPS server. Records every PUT.
  */
-export async function startFront(s3, { accessKeyId, secret, region, bucket }) {
-    const front = { mode: 'ok', puts: [], refused: [], signatures: [] };
-    const server = http.createServer((req, res) => {
+export async function startFront(s3, { accessKeyId, secret, region, bucket, refuseKeys = null, tls = null }) {
+    const front = { mode: 'ok', puts: [], refused: [], denied: [], signatures: [], refuseKeys };
+    const isRefused = (key) => {
+        const r = front.refuseKeys;
+        if (!r || key === null) return false;
+        return typeof r === 'function' ? !!r(key) : r.has(key);
+    };
+    const handler = (req, res) => {
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
         req.on('end', async () => {
@@ -111,6 +148,11 @@ export async function startFront(s3, { accessKeyId, secret, region, bucket }) {
                 rec.status = 403;
                 return s3Error(res, 403, bad[0], bad[1]);
             }
+            if (req.method === 'PUT' && isRefused(objectKey(raw, bucket))) {
+                rec.status = 403;
+                front.denied.push(rec);
+                return s3Error(res, 403, 'AccessDenied', 'Access Denied');
+            }
             const md5 = crypto.createHash('md5').update(body).digest('base64');
             if (req.headers['content-md5'] !== md5) {
                 rec.status = 400;
@@ -126,10 +168,11 @@ export async function startFront(s3, { accessKeyId, secret, region, bucket }) {
             up.on('error', () => s3Error(res, 502, 'BadGateway', 'proxy error'));
             up.end(body);
         });
-    });
+    };
+    const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     front.server = server;
-    front.url = `http://127.0.0.1:${server.address().port}`;
+    front.url = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
     front.putsFor = (key) => front.puts.filter((p) => decodeURIComponent(p.path) === `/${bucket}/${key}` && p.status === 200).length;
     return front;
 }

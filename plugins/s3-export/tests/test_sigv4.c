@@ -219,6 +219,31 @@ static void test_suite_vectors(void **state)
         run_vector(root, names[i]);
 }
 
+/* A buffer marked secret grows without realloc (the old block is wiped and freed): its bytes
+ * must survive every growth, and freeing it must leave it empty. */
+static void test_secret_buf_grows(void **state)
+{
+    (void)state;
+    s3x_buf b = {.secret = 1};
+    char want[5000];
+    size_t n = 0;
+    for (int i = 0; n + 10 < sizeof want; i++) {
+        char piece[16];
+        int len = snprintf(piece, sizeof piece, "tok%d;", i);
+        assert_int_equal(s3x_buf_printf(&b, "tok%d;", i), 0);
+        memcpy(want + n, piece, (size_t)len);
+        n += (size_t)len;
+    }
+    want[n] = '\0';
+    assert_true(b.cap > 64); /* it grew several times */
+    assert_int_equal(b.len, n);
+    assert_string_equal(b.data, want);
+    s3x_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.secret, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_aws_doc_put_object),
         cmocka_unit_test(test_smithy_digest_put),
         cmocka_unit_test(test_suite_vectors),
+        cmocka_unit_test(test_secret_buf_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
