@@ -114,58 +114,6 @@ static const char *kind_name(const wr_ynode *n)
     return "a string";
 }
 
-/* The candidate closest to s (edit distance, case-insensitive), or NULL when none is close. */
-static const char *closest(const char *s, const char *const *cands, size_t ncands)
-{
-    char low[WR_MAX_NAME + 1];
-    size_t len = strlen(s);
-    if (len == 0 || len > WR_MAX_NAME)
-        return NULL;
-    for (size_t i = 0; i <= len; i++)
-        low[i] = (char)tolower((unsigned char)s[i]);
-    size_t max = len <= 3 ? 1 : 2, best = max + 1;
-    const char *pick = NULL;
-    for (size_t i = 0; i < ncands; i++) {
-        size_t d = wr_edit_distance(low, cands[i], max);
-        if (d < best) {
-            best = d;
-            pick = cands[i];
-        }
-    }
-    /* "max_input" for "max_input_bytes": a leading part of one name, and of one only */
-    if (!pick && len >= 4) {
-        size_t hits = 0;
-        for (size_t i = 0; i < ncands; i++)
-            if (strncmp(cands[i], low, len) == 0) {
-                hits++;
-                pick = cands[i];
-            }
-        if (hits != 1)
-            pick = NULL;
-    }
-    return pick;
-}
-
-static size_t count_keys(const char *const *keys)
-{
-    size_t n = 0;
-    while (keys[n])
-        n++;
-    return n;
-}
-
-static void join_keys(char *buf, size_t size, const char *const *keys)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; keys[i] && off < size; i++) {
-        int w = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", keys[i]);
-        if (w < 0)
-            break;
-        off += (size_t)w;
-    }
-}
-
 /*
  * Checks key i of map: known, and not a repeat of an earlier key. `where` is "" for the
  * top level, else e.g. "rule 'pii-email'" or "'limits'". Earlier keys have already passed
@@ -180,7 +128,7 @@ static int check_key(ctx *c, const wr_ynode *map, size_t i, const char *const *k
         if (strcmp(k->str, keys[j]) == 0)
             known = 1;
     if (!known) {
-        const char *hint = closest(k->str, keys, count_keys(keys));
+        const char *hint = wr_ynames_closest(k->str, keys);
         char scope[96];
         if (*where)
             snprintf(scope, sizeof scope, "key '%.60s' in %s", k->str, where);
@@ -189,7 +137,7 @@ static int check_key(ctx *c, const wr_ynode *map, size_t i, const char *const *k
         if (hint)
             return fail(c, k, "unknown %s; did you mean '%s'?", scope, hint);
         char list[160];
-        join_keys(list, sizeof list, keys);
+        wr_ynames_join(list, sizeof list, keys);
         return fail(c, k, "unknown %s; expected one of: %s", scope, list);
     }
     for (size_t j = 0; j < i; j += 2)
@@ -250,22 +198,14 @@ static int get_enum(ctx *c, const wr_ynode *v, const char *what, const char *con
     int rc = get_str(c, v, what, &s);
     if (rc)
         return rc;
-    size_t n = count_keys(names);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; names[i]; i++)
         if (strcasecmp(s, names[i]) == 0) {
             *out = i;
             return 0;
         }
     char list[160];
-    size_t off = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < n && off < sizeof list; i++) {
-        int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        off += (size_t)w;
-    }
-    const char *hint = closest(s, names, n);
+    wr_ynames_join(list, sizeof list, names);
+    const char *hint = wr_ynames_closest(s, names);
     if (hint)
         return fail(c, v, "'%s' must be one of %s, not '%.40s'; did you mean '%s'?", what, list,
                     s, hint);

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,6 +313,55 @@ out:
     wr_ynode_free(top);
     yaml_parser_delete(&ps);
     return rc;
+}
+
+/* ----------------------------------------------------------------- names in messages */
+
+#define WR_YNAME_MAX 64
+
+const char *wr_ynames_closest(const char *s, const char *const *names)
+{
+    char low[WR_YNAME_MAX + 1];
+    size_t len = strlen(s), n = 0;
+    if (len == 0 || len > WR_YNAME_MAX)
+        return NULL;
+    while (names[n])
+        n++;
+    for (size_t i = 0; i <= len; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
+    size_t max = len <= 3 ? 1 : 2, best = max + 1;
+    const char *pick = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = wr_edit_distance(low, names[i], max);
+        if (d < best) {
+            best = d;
+            pick = names[i];
+        }
+    }
+    /* "max_input" for "max_input_bytes": a leading part of one name, and of one only */
+    if (!pick && len >= 4) {
+        size_t hits = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strncmp(names[i], low, len) == 0) {
+                hits++;
+                pick = names[i];
+            }
+        if (hits != 1)
+            pick = NULL;
+    }
+    return pick;
+}
+
+void wr_ynames_join(char *buf, size_t size, const char *const *names)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names[i] && off < size; i++) {
+        int w = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
 }
 
 /* ----------------------------------------------------------------- to JSON */

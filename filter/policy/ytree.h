@@ -55,6 +55,15 @@ const wr_ynode *wr_ynode_get(const wr_ynode *map, const char *key);
 int wr_ynode_is_null(const wr_ynode *n);
 
 /*
+ * For "unknown key" and "must be one of" messages, over a NULL-terminated list of names:
+ * wr_ynames_closest is the name closest to s (edit distance, case-insensitive; or the one
+ * name s is a leading part of), NULL when none is close; wr_ynames_join writes
+ * "a, b, c" into buf (truncated to size).
+ */
+const char *wr_ynames_closest(const char *s, const char *const *names);
+void wr_ynames_join(char *buf, size_t size, const char *const *names);
+
+/*
  * The node as JSON text (a plugin's config block): mappings become objects (key order
  * kept), lists arrays; plain scalars read as YAML 1.2's core schema (null, booleans,
  * numbers), quoted scalars as strings. NULL node: "{}". New *out (free()), or WEIR_ENOMEM.

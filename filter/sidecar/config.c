@@ -482,57 +482,6 @@ static const char *kind_name(const wr_ynode *n)
     return "a string";
 }
 
-static size_t count_names(const char *const *names)
-{
-    size_t n = 0;
-    while (names[n])
-        n++;
-    return n;
-}
-
-static void join_names(char *buf, size_t size, const char *const *names)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; names[i] && off < size; i++) {
-        int w = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        off += (size_t)w;
-    }
-}
-
-/* The candidate closest to s (edit distance, case-insensitive), or NULL when none is close. */
-static const char *closest(const char *s, const char *const *cands)
-{
-    char low[CFG_MAX_NAME + 1];
-    size_t len = strlen(s), ncands = count_names(cands);
-    if (len == 0 || len > CFG_MAX_NAME)
-        return NULL;
-    for (size_t i = 0; i <= len; i++)
-        low[i] = (char)tolower((unsigned char)s[i]);
-    size_t max = len <= 3 ? 1 : 2, best = max + 1;
-    const char *pick = NULL;
-    for (size_t i = 0; i < ncands; i++) {
-        size_t d = wr_edit_distance(low, cands[i], max);
-        if (d < best) {
-            best = d;
-            pick = cands[i];
-        }
-    }
-    if (!pick && len >= 4) { /* a leading part of one name, and of one only */
-        size_t hits = 0;
-        for (size_t i = 0; i < ncands; i++)
-            if (strncmp(cands[i], low, len) == 0) {
-                hits++;
-                pick = cands[i];
-            }
-        if (hits != 1)
-            pick = NULL;
-    }
-    return pick;
-}
-
 /* Key i of map is known and not a repeat. `where` is "" at the top level. */
 static int check_key(cctx *c, const wr_ynode *map, size_t i, const char *const *keys,
                      const char *where)
@@ -543,7 +492,7 @@ static int check_key(cctx *c, const wr_ynode *map, size_t i, const char *const *
         if (strcmp(k->str, keys[j]) == 0)
             known = 1;
     if (!known) {
-        const char *hint = closest(k->str, keys);
+        const char *hint = wr_ynames_closest(k->str, keys);
         char scope[128];
         if (*where)
             snprintf(scope, sizeof scope, "key '%.60s' in %s", k->str, where);
@@ -552,7 +501,7 @@ static int check_key(cctx *c, const wr_ynode *map, size_t i, const char *const *
         if (hint)
             return fail(c, k, "unknown %s; did you mean '%s'?", scope, hint);
         char list[200];
-        join_names(list, sizeof list, keys);
+        wr_ynames_join(list, sizeof list, keys);
         return fail(c, k, "unknown %s; expected one of: %s", scope, list);
     }
     for (size_t j = 0; j < i; j += 2)
@@ -624,8 +573,8 @@ static int get_enum(cctx *c, const wr_ynode *v, const char *what, const char *co
             return 0;
         }
     char list[200];
-    join_names(list, sizeof list, names);
-    const char *hint = closest(s, names);
+    wr_ynames_join(list, sizeof list, names);
+    const char *hint = wr_ynames_closest(s, names);
     if (hint)
         return fail(c, v, "'%s' must be one of %s, not '%.40s'; did you mean '%s'?", what, list, s,
                     hint);
@@ -1305,8 +1254,8 @@ static int load_upstream_key(cctx *c, wr_sc_upstream *u, size_t idx, const char 
             if (!strcasecmp(s, deployment_skus[i].sku))
                 return set_str(c, &u->deployment_type, deployment_skus[i].type);
         char list[200];
-        const char *hint = closest(norm, deployment_types);
-        join_names(list, sizeof list, deployment_types);
+        const char *hint = wr_ynames_closest(norm, deployment_types);
+        wr_ynames_join(list, sizeof list, deployment_types);
         return fail(c, v, "'deployment_type' must be one of %s, not '%.40s'%s%s%s", list, s,
                     hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
     }
