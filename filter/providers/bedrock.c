@@ -492,52 +492,58 @@ static int converse_block(wr_buf *out, wr_reply *r, const char *message, const c
     return wr_buf_puts(out, "}");
 }
 
+/* A 200 answer whose text is `message`: head, the message as a JSON string, tail, then
+ * weir's own member and the closing brace. */
+static int filtered_body(wr_buf *out, wr_reply *r, const char *head, const char *message,
+                         const char *tail, const char *rule, weir_direction dir)
+{
+    reply_json(r, 200);
+    wr_buf_puts(out, head);
+    wr_json_quote(out, message, strlen(message));
+    wr_buf_puts(out, tail);
+    wr_weir_member(out, rule, wr_direction_name(dir));
+    return wr_buf_puts(out, "}");
+}
+
 static int nova_block(wr_buf *out, wr_reply *r, const char *message, const char *rule,
                       weir_direction dir)
 {
-    reply_json(r, 200);
-    wr_buf_puts(out, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":");
-    wr_json_quote(out, message, strlen(message));
-    wr_buf_puts(out, "}]}},\"stopReason\":\"guardrail_intervened\",\"usage\":{\"inputTokens\":0,"
-                     "\"outputTokens\":0,\"totalTokens\":0}," INTERVENED);
-    wr_weir_member(out, rule, wr_direction_name(dir));
-    return wr_buf_puts(out, "}");
+    return filtered_body(out, r,
+                         "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":",
+                         message,
+                         "}]}},\"stopReason\":\"guardrail_intervened\",\"usage\":{\"inputTokens\":0,"
+                         "\"outputTokens\":0,\"totalTokens\":0}," INTERVENED,
+                         rule, dir);
 }
 
 static int anthropic_block(wr_buf *out, wr_reply *r, const char *message, const char *rule,
                            weir_direction dir)
 {
-    reply_json(r, 200);
-    wr_buf_puts(out, "{\"id\":\"msg_weir\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"\","
-                     "\"content\":[{\"type\":\"text\",\"text\":");
-    wr_json_quote(out, message, strlen(message));
-    wr_buf_puts(out, "}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":"
-                     "{\"input_tokens\":0,\"output_tokens\":0}," INTERVENED);
-    wr_weir_member(out, rule, wr_direction_name(dir));
-    return wr_buf_puts(out, "}");
+    return filtered_body(out, r,
+                         "{\"id\":\"msg_weir\",\"type\":\"message\",\"role\":\"assistant\","
+                         "\"model\":\"\",\"content\":[{\"type\":\"text\",\"text\":",
+                         message,
+                         "}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":"
+                         "{\"input_tokens\":0,\"output_tokens\":0}," INTERVENED,
+                         rule, dir);
 }
 
 static int titan_block(wr_buf *out, wr_reply *r, const char *message, const char *rule,
                        weir_direction dir)
 {
-    reply_json(r, 200);
-    wr_buf_puts(out, "{\"inputTextTokenCount\":0,\"results\":[{\"tokenCount\":0,\"outputText\":");
-    wr_json_quote(out, message, strlen(message));
-    wr_buf_puts(out, ",\"completionReason\":\"CONTENT_FILTERED\"}]," INTERVENED);
-    wr_weir_member(out, rule, wr_direction_name(dir));
-    return wr_buf_puts(out, "}");
+    return filtered_body(out, r,
+                         "{\"inputTextTokenCount\":0,\"results\":[{\"tokenCount\":0,\"outputText\":",
+                         message, ",\"completionReason\":\"CONTENT_FILTERED\"}]," INTERVENED,
+                         rule, dir);
 }
 
 static int llama_block(wr_buf *out, wr_reply *r, const char *message, const char *rule,
                        weir_direction dir)
 {
-    reply_json(r, 200);
-    wr_buf_puts(out, "{\"generation\":");
-    wr_json_quote(out, message, strlen(message));
-    wr_buf_puts(out, ",\"prompt_token_count\":0,\"generation_token_count\":0,"
-                     "\"stop_reason\":\"stop\"," INTERVENED);
-    wr_weir_member(out, rule, wr_direction_name(dir));
-    return wr_buf_puts(out, "}");
+    return filtered_body(out, r, "{\"generation\":", message,
+                         ",\"prompt_token_count\":0,\"generation_token_count\":0,"
+                         "\"stop_reason\":\"stop\"," INTERVENED,
+                         rule, dir);
 }
 
 static int chat_block(wr_buf *out, wr_reply *r, const char *message, const char *rule,
