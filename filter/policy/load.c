@@ -1229,7 +1229,7 @@ static int load_root(ctx *c, const wr_ynode *root)
     /* detectors first, wherever they are written: rules name them; and the normalization
      * before them, since plugins normalize their patterns as the policy says */
     const wr_ynode *norm = wr_ynode_get(root, "normalize"), *dets = wr_ynode_get(root, "detectors");
-    if (dets && norm && (rc = load_normalize(c, norm)))
+    if (norm && (rc = load_normalize(c, norm)))
         return rc;
     if (dets && (rc = load_detectors(c, dets)))
         return rc;
@@ -1260,10 +1260,7 @@ static int load_root(ctx *c, const wr_ynode *root)
             if ((rc = get_enum(c, v, "on_error", on_error_names, &e)))
                 return rc;
             p->on_error = on_error_actions[e];
-        } else if (!strcmp(k->str, "normalize")) {
-            if ((rc = load_normalize(c, v)))
-                return rc;
-        } else if (!strcmp(k->str, "detectors")) {
+        } else if (!strcmp(k->str, "normalize") || !strcmp(k->str, "detectors")) {
             continue; /* loaded above */
         } else if (!strcmp(k->str, "limits")) {
             if ((rc = load_limits(c, v)))
